@@ -1,0 +1,22 @@
+# Shared settings for the scripts: sourced, not run.
+# Every port and path can be overridden from the environment (see README, "Configuration").
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export BACLOFEN_RASA_PORT="${BACLOFEN_RASA_PORT:-5005}"
+export BACLOFEN_ACTIONS_PORT="${BACLOFEN_ACTIONS_PORT:-5055}"
+export BACLOFEN_WEB_PORT="${BACLOFEN_WEB_PORT:-8080}"
+export BACLOFEN_KB_URL="${BACLOFEN_KB_URL:-sqlite:///$ROOT/build/knowledge.db}"
+export BACLOFEN_SPACY_PATH="${BACLOFEN_SPACY_PATH:-$ROOT/build/spacy/baclofen_nlp}"
+export BACLOFEN_ACTIONS_URL="${BACLOFEN_ACTIONS_URL:-http://127.0.0.1:$BACLOFEN_ACTIONS_PORT/webhook}"
+export BACLOFEN_MODELS_DIR="${BACLOFEN_MODELS_DIR:-$ROOT/models}"
+# Rasa and TensorFlow are chatty; keep the console readable.
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
+# Hard ceiling on any HTTP request body Sanic accepts (the channels cap message text far lower).
+export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}"
+# Telemetry off: no network at run time.
+export RASA_TELEMETRY_ENABLED=false
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\033[31mError: %s\033[0m\n' "$*" >&2; exit 1; }

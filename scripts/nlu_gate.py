@@ -1,0 +1,86 @@
+"""Evaluate the trained model on the held-out NLU set and gate on the figures.
+
+`rasa test nlu` has no pass threshold, so this reads its reports and fails when
+held-out macro-F1 < 0.93, out-of-scope F1 < 0.85 or drug-entity F1 < 0.95.
+Prints per-intent precision/recall/F1 and the top confusions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+GATES = {"macro_f1": 0.93, "out_of_scope_f1": 0.85, "drug_entity_f1": 0.95}
+
+
+def run_rasa_test(model: Path, nlu: Path, out: Path) -> None:
+    cmd = [str(ROOT / ".venv/bin/rasa"), "test", "nlu", "--nlu", str(nlu), "-m", str(model),
+           "--out", str(out), "--no-plot"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit("rasa test nlu failed")
+
+
+def load(path: Path) -> Dict:
+    return json.loads(path.read_text())
+
+
+def entity_report(out: Path) -> Tuple[str, Dict]:
+    for name in ("LexiconEntityExtractor_report.json",):
+        if (out / name).exists():
+            return name, load(out / name)
+    raise SystemExit(f"no entity report from the lexicon extractor in {out}")
+
+
+def top_confusions(errors: List[Dict], n: int = 10) -> List[Tuple[Tuple[str, str], int]]:
+    pairs = Counter((e["intent"], e["intent_prediction"]["name"]) for e in errors)
+    return pairs.most_common(n)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=str(ROOT / "models/baclofen.tar.gz"))
+    ap.add_argument("--nlu", default=str(ROOT / "tests/nlu/heldout.yml"))
+    ap.add_argument("--out", default=str(ROOT / "results/nlu-heldout"))
+    ap.add_argument("--no-gate", action="store_true", help="print the figures only")
+    args = ap.parse_args()
+    out = Path(args.out)
+    run_rasa_test(Path(args.model), Path(args.nlu), out)
+
+    report = load(out / "intent_report.json")
+    intents = {k: v for k, v in report.items() if isinstance(v, dict) and "f1-score" in v
+               and k not in ("macro avg", "weighted avg", "micro avg")}
+    print(f"{'intent':24} {'prec':>6} {'rec':>6} {'f1':>6} {'n':>4}")
+    for name in sorted(intents):
+        v = intents[name]
+        print(f"{name:24} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1-score']:6.3f} {v['support']:4d}")
+    macro = report["macro avg"]["f1-score"]
+    oos = intents.get("out_of_scope", {}).get("f1-score", 0.0)
+    errors_path = out / "intent_errors.json"
+    errors = load(errors_path) if errors_path.exists() else []
+    print("\nTop confusions (true → predicted: count):")
+    for (true, pred), count in top_confusions(errors):
+        print(f"  {true} → {pred}: {count}")
+    _, ents = entity_report(out)
+    drug_f1 = ents.get("drug", {}).get("f1-score", 0.0)
+    figures = {"macro_f1": round(macro, 4), "out_of_scope_f1": round(oos, 4),
+               "drug_entity_f1": round(drug_f1, 4), "accuracy": round(report.get("accuracy", 0.0), 4),
+               "utterances": sum(v["support"] for v in intents.values())}
+    print("\nNLU held-out figures:", json.dumps(figures))
+    failed = [f"{k} {figures[k]:.3f} < {g}" for k, g in GATES.items() if figures[k] < g]
+    if failed and not args.no_gate:
+        print("NLU GATE FAILED: " + "; ".join(failed))
+        return 1
+    print("NLU gates: " + ("not applied" if args.no_gate else "all passed"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

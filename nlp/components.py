@@ -1,0 +1,269 @@
+"""Custom Rasa 3.6 NLU components.
+
+- LexiconEntityExtractor: drug / form / population / aspect entities from the
+  spaCy pipeline built by `python -m nlp.build_pipeline` (values are lexicon ids).
+- RedFlagDetector: runs safety.red_flags on every message and, when it fires,
+  forces the intent to `emergency` and adds `red_flag` entities. Put it last.
+
+Both load the same saved pipeline once (config `pipeline_path`, default
+$BACLOFEN_SPACY_PATH or build/spacy/baclofen_nlp). Loading fails loudly: a bot
+must not start without its red-flag detector. Processing never raises.
+"""
+
+# No `from __future__ import annotations`: Rasa validates these type hints.
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import ENTITY_ATTRIBUTE_CONFIDENCE_TYPE
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from spacy.language import Language
+import numpy as np
+import scipy.sparse
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+
+from knowledge.topics import FORMS, POPULATIONS, TOPICS
+
+from nlp import lexicon_matcher as lm
+from nlp.pipeline import load_pipeline
+from safety import red_flags
+
+logger = logging.getLogger(__name__)
+
+EMERGENCY_INTENT = "emergency"
+RED_FLAG_ENTITY = "red_flag"
+# Entity-ruler label → Rasa entity type. BACLOFEN is left out on purpose:
+# baclofen itself is never an interacting "drug".
+LABEL_TO_ENTITY = {lm.DRUG: "drug", lm.FORM: "form", lm.POPULATION: "population", lm.ASPECT: "aspect"}
+
+
+def _load(config: Dict[Text, Any]) -> Language:
+    return load_pipeline(config.get("pipeline_path"))
+
+
+def lexicon_entities(nlp: Language, text: str, extractor: str) -> List[Dict[Text, Any]]:
+    """Rasa entity dicts for the lexicon terms in `text`, first mention of each value."""
+    entities: List[Dict[Text, Any]] = []
+    seen = set()
+    for ent in nlp(text).ents:
+        entity_type = LABEL_TO_ENTITY.get(ent.label_)
+        value = ent.ent_id_
+        if not entity_type or not value or (entity_type, value) in seen:
+            continue
+        seen.add((entity_type, value))
+        entities.append({
+            ENTITY_ATTRIBUTE_TYPE: entity_type,
+            ENTITY_ATTRIBUTE_VALUE: value,
+            ENTITY_ATTRIBUTE_START: ent.start_char,
+            ENTITY_ATTRIBUTE_END: ent.end_char,
+            ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0,
+            EXTRACTOR: extractor,
+        })
+    return entities
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Entities `drug`, `form`, `population`, `aspect` from knowledge/lexicon.yml."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"pipeline_path": None}  # None: $BACLOFEN_SPACY_PATH or build/spacy/baclofen_nlp
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LexiconEntityExtractor":
+        return cls({**cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
+        self.config = config
+        self.nlp = nlp or _load(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data  # annotated examples keep their own entities
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not text.strip():
+                continue
+            try:
+                found = lexicon_entities(self.nlp, text, self.name)
+            except Exception:
+                logger.exception("lexicon entity extraction failed")
+                continue
+            message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class RedFlagDetector(GraphComponent):
+    """Forces intent `emergency` (confidence 1.0) when a red flag is found."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"pipeline_path": None}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "RedFlagDetector":
+        return cls({**cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
+        self.config = config
+        self.detector = red_flags.detector_for(nlp or _load(config))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            try:
+                self._process_one(message)
+            except Exception:
+                logger.exception("red-flag component failed on a message")
+        return messages
+
+    def _process_one(self, message: Message) -> None:
+        flags = self.detector.detect(message.get(TEXT) or "")
+        if not flags:
+            return  # an `emergency` prediction by the classifier is left as it is
+        emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        previous = message.get(INTENT) or {}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
+        if previous.get(INTENT_NAME_KEY) and previous.get(INTENT_NAME_KEY) != EMERGENCY_INTENT:
+            # The classifier's own top intent stays visible, second.
+            ranking = [previous] + [r for r in ranking
+                                    if r.get(INTENT_NAME_KEY) != previous.get(INTENT_NAME_KEY)]
+        message.set(INTENT, emergency, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [emergency] + ranking, add_to_output=True)
+        message.set(ENTITIES, message.get(ENTITIES, []) + [
+            {
+                ENTITY_ATTRIBUTE_TYPE: RED_FLAG_ENTITY,
+                ENTITY_ATTRIBUTE_VALUE: flag.kind,
+                ENTITY_ATTRIBUTE_START: flag.start,
+                ENTITY_ATTRIBUTE_END: flag.end,
+                ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0,
+                EXTRACTOR: self.__class__.__name__,
+            }
+            for flag in flags
+        ], add_to_output=True)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
+    """Tells the intent classifier WHAT KIND of word the lexicon found, not which one.
+
+    Character n-grams learn the drug names seen in training; this feature lets the
+    classifier generalise to any drug in the lexicon ("dose of lisinopril" is out of
+    scope like "dose of ibuprofen"; "ativan and baclofen" is an interaction question).
+    Features: one column per label (baclofen, drug, form, population, aspect) and one
+    per aspect/form/population id, for each token a lexicon entity covers.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**SparseFeaturizer.get_default_config(), "pipeline_path": None}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to validate: the vocabulary is fixed by knowledge/topics.py."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LexiconFeaturizer":
+        return cls({**cls.get_default_config(), **config}, execution_context.node_name)
+
+    def __init__(self, config: Dict[Text, Any], name: Text = "LexiconFeaturizer",
+                 nlp: Optional[Language] = None) -> None:
+        SparseFeaturizer.__init__(self, name, config)
+        self.nlp = nlp or _load(config)
+        self.columns = {c: i for i, c in enumerate(_feature_vocabulary())}
+
+    def _columns_for(self, label: str, value: str) -> List[int]:
+        keys = [label, f"{label}:{value}"]
+        return [self.columns[k] for k in keys if k in self.columns]
+
+    def _featurize(self, message: Message) -> None:
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        text = message.get(TEXT)
+        if not tokens or not isinstance(text, str):
+            return
+        sequence = scipy.sparse.lil_matrix((len(tokens), len(self.columns)), dtype=np.float32)
+        for ent in self.nlp(text).ents:
+            for i, token in enumerate(tokens):
+                if token.start < ent.end_char and token.end > ent.start_char:
+                    for col in self._columns_for(ent.label_, ent.ent_id_):
+                        sequence[i, col] = 1.0
+        sentence = scipy.sparse.coo_matrix(sequence.tocsr().max(axis=0))
+        self.add_features_to_message(sequence.tocoo(), sentence, TEXT, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._featurize(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            try:
+                self._featurize(message)
+            except Exception:
+                # Without these features DIET would reject the message; log and let
+                # the classifier fall back (never raise inside the pipeline).
+                logger.exception("lexicon featurisation failed")
+        return messages
+
+
+def _feature_vocabulary() -> List[str]:
+    """Stable columns: labels, then every subtopic/population/form id (sorted)."""
+    labels = [lm.BACLOFEN, lm.DRUG, lm.FORM, lm.POPULATION, lm.ASPECT]
+    aspects = sorted({s for subs in TOPICS.values() for s in subs} - {"overview"})
+    return (labels + [f"{lm.ASPECT}:{a}" for a in aspects]
+            + [f"{lm.POPULATION}:{p}" for p in POPULATIONS] + [f"{lm.FORM}:{f}" for f in FORMS])

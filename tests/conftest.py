@@ -1,0 +1,39 @@
+"""Shared fixtures: the repo on sys.path, and the real running stack for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT, ROOT / "scripts"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+os.environ.setdefault("BACLOFEN_KB_URL", f"sqlite:///{ROOT}/build/knowledge.db")
+os.environ.setdefault("BACLOFEN_SPACY_PATH", str(ROOT / "build" / "spacy" / "baclofen_nlp"))
+
+from stack import Stack, free_port  # noqa: E402
+
+
+def start_stack(**kwargs) -> Stack:
+    stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(), **kwargs)
+    stack.start()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The real product (action server, Rasa server with our channels, web page) on free ports.
+
+    Tests that stop a part must start their own with start_stack() instead.
+    """
+    s = start_stack()
+    try:
+        yield s
+    finally:
+        s.stop()

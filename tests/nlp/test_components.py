@@ -1,0 +1,138 @@
+"""The Rasa components, constructed directly on real Messages."""
+
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from spacy.language import Language
+
+from nlp.components import LexiconEntityExtractor, RedFlagDetector
+
+
+def message(text: Optional[str], intent: Optional[str] = None, ranking: Optional[List[Dict]] = None) -> Message:
+    msg = Message(data={"text": text} if text is not None else {})
+    if intent:
+        msg.set("intent", {"name": intent, "confidence": 0.8}, add_to_output=True)
+        msg.set("intent_ranking", ranking or [{"name": intent, "confidence": 0.8}], add_to_output=True)
+    return msg
+
+
+def entities(msg: Message, entity_type: Optional[str] = None) -> List[Dict]:
+    found = msg.get("entities", [])
+    return [e for e in found if entity_type is None or e["entity"] == entity_type]
+
+
+# --------------------------------------------------------------------------- extractor
+
+
+def test_extractor_adds_lexicon_ids_with_rasa_fields(fixture_nlp: Language) -> None:
+    extractor = LexiconEntityExtractor({}, nlp=fixture_nlp)
+    text = "Can my 6 year old take Lioresal liquid with OxyContin?"
+    [msg] = extractor.process([message(text)])
+    assert [(e["entity"], e["value"]) for e in entities(msg)] == [
+        ("population", "children"), ("form", "liquid"), ("drug", "oxycodone")]
+    drug = entities(msg, "drug")[0]
+    assert text[drug["start"]:drug["end"]] == "OxyContin"
+    assert drug["extractor"] == "LexiconEntityExtractor"
+    assert drug["confidence_entity"] == 1.0
+    assert msg.as_dict(only_output_properties=True)["entities"] == entities(msg)
+
+
+def test_extractor_never_reports_baclofen_as_a_drug(fixture_nlp: Language) -> None:
+    [msg] = LexiconEntityExtractor({}, nlp=fixture_nlp).process([message("baclofen and lioresal")])
+    assert entities(msg) == []
+
+
+def test_extractor_keeps_other_entities_and_reports_each_value_once(fixture_nlp: Language) -> None:
+    msg = message("oxycodone or percocet, and the max dose")
+    msg.set("entities", [{"entity": "other", "value": "x", "start": 0, "end": 1}])
+    LexiconEntityExtractor({}, nlp=fixture_nlp).process([msg])
+    assert [(e["entity"], e["value"]) for e in entities(msg)] == [
+        ("other", "x"), ("drug", "oxycodone"), ("aspect", "maximum")]
+
+
+@pytest.mark.parametrize("text", [None, "", "   ", "😀", "<b>" * 50])
+def test_extractor_survives_odd_input(fixture_nlp: Language, text: Optional[str]) -> None:
+    [msg] = LexiconEntityExtractor({}, nlp=fixture_nlp).process([message(text)])
+    assert entities(msg) == []
+
+
+def test_extractor_passes_training_data_through(fixture_nlp: Language) -> None:
+    data = TrainingData([Message(data={"text": "oxycodone", "intent": "ask_interactions"})])
+    assert LexiconEntityExtractor({}, nlp=fixture_nlp).process_training_data(data) is data
+    assert "entities" not in data.training_examples[0].data
+
+
+def test_components_are_created_from_a_pipeline_path(fixture_pipeline_path: Path, tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    config = {"pipeline_path": str(fixture_pipeline_path)}
+    extractor = LexiconEntityExtractor.create(
+        {**LexiconEntityExtractor.get_default_config(), **config}, storage, Resource("x"), context)
+    detector = RedFlagDetector.create(
+        {**RedFlagDetector.get_default_config(), **config}, storage, Resource("y"), context)
+    [msg] = extractor.process([message("valium")])
+    assert entities(msg, "drug")[0]["value"] == "diazepam"
+    assert detector.detector.nlp is extractor.nlp  # one loaded pipeline, shared
+
+
+def test_create_fails_loudly_without_a_pipeline(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        RedFlagDetector({"pipeline_path": str(tmp_path / "missing")})
+
+
+# --------------------------------------------------------------------------- red flags
+
+
+def test_red_flag_overrides_intent_and_keeps_the_original_second(fixture_nlp: Language) -> None:
+    ranking = [{"name": "ask_pump", "confidence": 0.8}, {"name": "ask_side_effects", "confidence": 0.1},
+               {"name": "emergency", "confidence": 0.05}]
+    msg = message("my pump is beeping and he is really itchy", "ask_pump", ranking)
+    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
+    assert msg.get("intent") == {"name": "emergency", "confidence": 1.0}
+    assert [r["name"] for r in msg.get("intent_ranking")] == ["emergency", "ask_pump", "ask_side_effects"]
+    kinds = [e["value"] for e in entities(msg, "red_flag")]
+    assert kinds == ["pump_withdrawal", "pump_alarm"]
+    flag = entities(msg, "red_flag")[0]
+    assert flag["extractor"] == "RedFlagDetector" and flag["confidence_entity"] == 1.0
+    output = msg.as_dict(only_output_properties=True)
+    assert output["intent"]["name"] == "emergency" and "intent_ranking" in output
+
+
+def test_red_flag_after_a_fallback_keeps_the_fallback_second(fixture_nlp: Language) -> None:
+    msg = message("she just had a seizure", "nlu_fallback")
+    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
+    assert [r["name"] for r in msg.get("intent_ranking")] == ["emergency", "nlu_fallback"]
+    assert [e["value"] for e in entities(msg, "red_flag")] == ["seizure"]
+
+
+def test_red_flag_without_any_classifier_output(fixture_nlp: Language) -> None:
+    msg = message("I took 20 tablets")
+    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
+    assert msg.get("intent")["name"] == "emergency"
+    assert msg.get("intent_ranking") == [{"name": "emergency", "confidence": 1.0}]
+
+
+def test_no_red_flag_leaves_the_message_alone(fixture_nlp: Language) -> None:
+    msg = message("what are the signs of an overdose?", "ask_overdose")
+    before = dict(msg.data)
+    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
+    assert msg.data == before
+
+
+def test_classifier_emergency_is_kept_when_no_rule_fires(fixture_nlp: Language) -> None:
+    msg = message("something is very wrong with my dad", "emergency")
+    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
+    assert msg.get("intent")["name"] == "emergency"
+    assert entities(msg, "red_flag") == []
+
+
+@pytest.mark.parametrize("text", [None, "", "\x00\x01", "🙂" * 1000, "a " * 20000])
+def test_red_flag_component_never_raises(fixture_nlp: Language, text: Optional[str]) -> None:
+    [msg] = RedFlagDetector({}, nlp=fixture_nlp).process([message(text, "greet")])
+    assert msg.get("intent")["name"] == "greet"

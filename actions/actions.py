@@ -58,6 +58,8 @@ CONVERSION_PREFACE = (
     "I can't convert between baclofen by mouth and pump doses, or give pump instructions — only "
     "your pump team can set a pump dose. Here is what the label says about pump doses:"
 )
+# Subtopics shown with every answer of their topic.
+ALWAYS_INCLUDED = {"overdose": "what_to_do"}
 MIN_FOLLOW_ON_CONFIDENCE = 0.6
 MAX_DRUGS = 3
 
@@ -118,10 +120,13 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
     topic: Optional[str] = intent[len("ask_"):] if intent.startswith("ask_") else None
     population = populations[0] if populations else None
     form = forms[0] if forms else None
+    aspects = entity_values(tracker, "aspect")
     if intent == "follow_up":
         topic = tracker.get_slot("topic")
         if drugs and topic != "interactions":
             topic = "interactions"  # "what about with oxycodone?" is about combining medicines
+        elif aspects and not any(a in TOPICS.get(topic or "", ()) for a in aspects):
+            topic = topic_owning(aspects) or topic  # "how often is it refilled?" → pump
         if not drugs and topic == "interactions":
             drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:] if not (populations or forms) else []
         if topic == tracker.get_slot("topic"):
@@ -129,8 +134,16 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
             form = form or tracker.get_slot("form")
     if topic not in TOPICS or topic == "emergency":
         topic = None
-    return Question(intent, text, topic, drugs[:MAX_DRUGS], entity_values(tracker, "aspect"),
-                    population, form)
+    return Question(intent, text, topic, drugs[:MAX_DRUGS], aspects, population, form)
+
+
+def topic_owning(aspects: Sequence[str]) -> Optional[str]:
+    """The one topic that has a subtopic for these aspects, if exactly one does."""
+    for aspect in aspects:
+        owners = [t for t, subs in TOPICS.items() if aspect in subs and t != "emergency"]
+        if len(owners) == 1:
+            return owners[0]
+    return None
 
 
 def candidate_subtopics(q: Question) -> List[str]:
@@ -147,7 +160,12 @@ def topic_entries(q: Question, limit: int = 2) -> List[Entry]:
         found += [e for e in store.entries(q.topic, [sub]) if e.subtopic == sub]
     if q.population in ("pregnancy", "breastfeeding") and q.topic != "pregnancy":
         found += store.entries("pregnancy", [q.population])
-    return _dedupe(found)[:limit] or store.entries(q.topic, ["overview"])[:limit]
+    chosen = _dedupe(found)[:limit] or store.entries(q.topic, ["overview"])[:limit]
+    # Some answers are never complete without what to do (e.g. overdose → call Poison Control).
+    always = ALWAYS_INCLUDED.get(q.topic)
+    if always and all(e.subtopic != always for e in chosen):
+        chosen += store.entries(q.topic, [always])
+    return _dedupe(chosen)
 
 
 def _dedupe(entries: Sequence[Entry]) -> List[Entry]:
@@ -199,9 +217,13 @@ def answer_messages(q: Question) -> List[compose.Message]:
     """The normal (non-emergency) answer to a knowledge question."""
     if personal_dosing.is_conversion_request(q.text):
         return compose.compose(store.entries("pump", ["dosing"]), "pump_team", preface=CONVERSION_PREFACE)
+    if q.drugs and q.topic in (None, "dosage", "how_to_take"):
+        # "how much ibuprofen can I take with baclofen?" is about combining medicines.
+        return interaction_messages(q)
     if personal_dosing.is_personal_dosing_request(q.text) and q.topic in (None, "dosage", "pump"):
         topic = "pump" if q.topic == "pump" or q.form == "intrathecal" else "dosage"
-        subs = ["dosing"] if topic == "pump" else [q.population or "", "maximum"]
+        # A child's or kidney patient's question gets that group's entry, not the adult maximum.
+        subs = ["dosing"] if topic == "pump" else [q.population or "maximum"]
         entries = [e for s in subs if s for e in store.entries(topic, [s]) if e.subtopic == s]
         return compose.compose(_dedupe(entries) or store.entries(topic, ["overview"]),
                                AUDIENCE[topic], preface=PERSONAL_DOSE_PREFACE)

@@ -50,6 +50,7 @@ from safety import red_flags
 logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
+FALLBACK_THRESHOLD = 0.5  # as FallbackClassifier in bot/config.yml
 RED_FLAG_ENTITY = "red_flag"
 # Entity-ruler label → Rasa entity type. BACLOFEN is left out on purpose:
 # baclofen itself is never an interacting "drug".
@@ -161,10 +162,27 @@ class RedFlagDetector(GraphComponent):
                 logger.exception("red-flag component failed on a message")
         return messages
 
+    @staticmethod
+    def _demote_unconfirmed_emergency(message: Message) -> None:  # noqa: D401
+        """The rules decide what is an emergency: a classifier-only `emergency`
+        ("can I quit baclofen?") would be a false alarm, so the next intent answers."""
+        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != EMERGENCY_INTENT:
+            return
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
+        if not ranking:
+            return
+        top = ranking[0]
+        if (top.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < FALLBACK_THRESHOLD:
+            top = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: FALLBACK_THRESHOLD}
+        message.set(INTENT, top, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
     def _process_one(self, message: Message) -> None:
         flags = self.detector.detect(message.get(TEXT) or "")
         if not flags:
-            return  # an `emergency` prediction by the classifier is left as it is
+            self._demote_unconfirmed_emergency(message)
+            return
         emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
         previous = message.get(INTENT) or {}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
@@ -267,3 +285,67 @@ def _feature_vocabulary() -> List[str]:
     aspects = sorted({s for subs in TOPICS.values() for s in subs} - {"overview"})
     return (labels + [f"{lm.ASPECT}:{a}" for a in aspects]
             + [f"{lm.POPULATION}:{p}" for p in POPULATIONS] + [f"{lm.FORM}:{f}" for f in FORMS])
+
+
+# Knowledge intents whose question is about baclofen itself; asked about another
+# drug alone ("normal dose of lisinopril", "taper off klonopin") they are out of scope.
+BACLOFEN_ONLY_INTENTS = frozenset({
+    "ask_about", "ask_uses", "ask_forms", "ask_dosage", "ask_how_to_take", "ask_missed_dose",
+    "ask_stopping", "ask_side_effects", "ask_warnings", "ask_driving", "ask_pregnancy",
+    "ask_overdose", "ask_storage",
+})
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+# A pronoun may stand for baclofen ("can I take it with xanax") — then it is not another drug's question.
+_PRONOUNS = frozenset({"it", "its", "it's", "this", "that", "them"})
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ScopeGuard(GraphComponent):
+    """Deterministic scope rule: the assistant never answers another drug's questions.
+
+    A baclofen-only intent predicted for a message that names another drug (lexicon
+    DRUG) but neither baclofen nor a pronoun for it becomes `out_of_scope`. Place it
+    after the classifier and FallbackClassifier, before RedFlagDetector.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"pipeline_path": None}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "ScopeGuard":
+        return cls({**cls.get_default_config(), **config})
+
+    def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
+        self.config = config
+        self.nlp = nlp or _load(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def is_other_drug_question(self, text: str) -> bool:
+        doc = self.nlp(text)
+        labels = {ent.label_ for ent in doc.ents}
+        refers_to_baclofen = lm.BACLOFEN in labels or any(t.lower_ in _PRONOUNS for t in doc)
+        return lm.DRUG in labels and not refers_to_baclofen
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            try:
+                intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+                text = message.get(TEXT)
+                if intent in BACLOFEN_ONLY_INTENTS and isinstance(text, str) \
+                        and self.is_other_drug_question(text):
+                    scoped = {INTENT_NAME_KEY: OUT_OF_SCOPE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                    ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                               if r.get(INTENT_NAME_KEY) != OUT_OF_SCOPE_INTENT]
+                    message.set(INTENT, scoped, add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, [scoped] + ranking, add_to_output=True)
+            except Exception:
+                logger.exception("scope guard failed on a message")
+        return messages

@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 out="results/stories"
 rm -rf "$out"
-"$VENV/bin/rasa" test core --stories tests/stories --model "$BACLOFEN_MODELS_DIR/baclofen.tar.gz" \
+"$VENV/bin/rasa" test core --e2e --stories tests/stories --model "$BACLOFEN_MODELS_DIR/baclofen.tar.gz" \
   --endpoints bot/endpoints.yml --out "$out" --fail-on-prediction-errors --no-plot > build/stories.log 2>&1 \
   || { grep -v "^\s*$" build/stories.log | tail -n 40; cat "$out/failed_test_stories.yml" 2>/dev/null | head -60; die "conversation test stories failed"; }
 "$PY" - "$out" <<'PY'

@@ -188,3 +188,13 @@ def test_database_outage_gives_a_safe_apology_not_silence(monkeypatch, tmp_path)
         store.reset()
     assert texts == [compose.APOLOGY, compose.disclaimer("clinician")]
     assert "911" in texts[0]
+
+
+def test_follow_up_whose_aspect_belongs_to_another_topic_switches_topic():
+    tracker = tracker_for("how often is it refilled?", "follow_up",
+                          entities=[{"entity": "aspect", "value": "refill"}],
+                          slots={"topic": "side_effects"})
+    texts, _, events = run(actions.ActionAnswer(), tracker)
+    refill = store.entries("pump", ["refill"])[0]
+    assert refill.text.strip() in texts[0]
+    assert SlotSet("topic", "pump") in events

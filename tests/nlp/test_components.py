@@ -125,14 +125,35 @@ def test_no_red_flag_leaves_the_message_alone(fixture_nlp: Language) -> None:
     assert msg.data == before
 
 
-def test_classifier_emergency_is_kept_when_no_rule_fires(fixture_nlp: Language) -> None:
-    msg = message("something is very wrong with my dad", "emergency")
-    RedFlagDetector({}, nlp=fixture_nlp).process([msg])
-    assert msg.get("intent")["name"] == "emergency"
-    assert entities(msg, "red_flag") == []
-
-
 @pytest.mark.parametrize("text", [None, "", "\x00\x01", "🙂" * 1000, "a " * 20000])
 def test_red_flag_component_never_raises(fixture_nlp: Language, text: Optional[str]) -> None:
     [msg] = RedFlagDetector({}, nlp=fixture_nlp).process([message(text, "greet")])
     assert msg.get("intent")["name"] == "greet"
+
+
+# --------------------------------------------------------------------- scope and demotion
+
+
+def test_classifier_only_emergency_gives_way_to_the_next_intent(fixture_nlp: Language) -> None:
+    ranking = [{"name": "emergency", "confidence": 0.9}, {"name": "ask_stopping", "confidence": 0.08}]
+    msg = message("can i quit baclofen now i feel fine", "emergency", ranking)
+    msg.set("intent", ranking[0], add_to_output=True)
+    RedFlagDetector({"pipeline_path": None}, nlp=fixture_nlp).process([msg])
+    assert msg.get("intent")["name"] == "nlu_fallback"  # next intent too unsure → clarify
+    ranking[1]["confidence"] = 0.7
+    msg2 = message("can i quit baclofen now i feel fine", "emergency", [dict(r) for r in ranking])
+    msg2.set("intent", ranking[0], add_to_output=True)
+    RedFlagDetector({"pipeline_path": None}, nlp=fixture_nlp).process([msg2])
+    assert msg2.get("intent")["name"] == "ask_stopping"
+
+
+def test_scope_guard_sends_other_drug_questions_out_of_scope() -> None:
+    from nlp.components import ScopeGuard
+    guard = ScopeGuard({"pipeline_path": None})
+    asked = message("whats the normal dose of lisinopril", "ask_dosage")
+    kept = message("can I take it with xanax", "ask_dosage")
+    own = message("what is the usual dose of lioresal", "ask_dosage")
+    guard.process([asked, kept, own])
+    assert asked.get("intent")["name"] == "out_of_scope"
+    assert kept.get("intent")["name"] == "ask_dosage"
+    assert own.get("intent")["name"] == "ask_dosage"

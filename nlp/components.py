@@ -295,17 +295,36 @@ BACLOFEN_ONLY_INTENTS = frozenset({
     "ask_overdose", "ask_storage",
 })
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+FALLBACK_INTENT = "nlu_fallback"
+FOLLOW_UP_INTENT = "follow_up"
+INTERACTIONS_INTENT = "ask_interactions"
 # A pronoun may stand for baclofen ("can I take it with xanax") — then it is not another drug's question.
 _PRONOUNS = frozenset({"it", "its", "it's", "this", "that", "them"})
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class ScopeGuard(GraphComponent):
-    """Deterministic scope rule: the assistant never answers another drug's questions.
+def _topic_specific_aspects() -> frozenset:
+    """Aspects that belong to exactly one knowledge topic (refill → pump, newborn → pregnancy)."""
+    owners: Dict[str, set] = {}
+    for topic, subs in TOPICS.items():
+        if topic != "emergency":
+            for sub in subs:
+                owners.setdefault(sub, set()).add(topic)
+    return frozenset(s for s, t in owners.items() if len(t) == 1 and s != "overview")
 
-    A baclofen-only intent predicted for a message that names another drug (lexicon
-    DRUG) but neither baclofen nor a pronoun for it becomes `out_of_scope`. Place it
-    after the classifier and FallbackClassifier, before RedFlagDetector.
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class IntentRules(GraphComponent):
+    """Deterministic corrections of the classifier from what the lexicon found.
+
+    1. Scope: a baclofen-only intent for a message that names another drug but neither
+       baclofen nor a pronoun for it is `out_of_scope` ("normal dose of lisinopril").
+    2. Interactions: `out_of_scope` for a message naming baclofen AND another drug is
+       `ask_interactions` ("how much ibuprofen can I take with baclofen?").
+    3. Rescue: `nlu_fallback` (or `out_of_scope` for a message about baclofen, "it", or a
+       form such as "my pump") with an aspect only one topic has is `follow_up`, which the
+       action resolves to that topic ("how often is it refilled?" → pump refills); and an
+       unsure message naming another drug is a follow-up about taking it with baclofen.
+    Place after the classifier and FallbackClassifier, before RedFlagDetector.
     """
 
     @staticmethod
@@ -318,34 +337,51 @@ class ScopeGuard(GraphComponent):
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ScopeGuard":
+               execution_context: ExecutionContext) -> "IntentRules":
         return cls({**cls.get_default_config(), **config})
 
     def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
         self.config = config
         self.nlp = nlp or _load(config)
+        self.specific_aspects = _topic_specific_aspects()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def is_other_drug_question(self, text: str) -> bool:
+    def corrected_intent(self, intent: Optional[str], text: str) -> Optional[str]:
+        """The intent the rules give this message, or None to keep the classifier's."""
         doc = self.nlp(text)
         labels = {ent.label_ for ent in doc.ents}
-        refers_to_baclofen = lm.BACLOFEN in labels or any(t.lower_ in _PRONOUNS for t in doc)
-        return lm.DRUG in labels and not refers_to_baclofen
+        names_baclofen = lm.BACLOFEN in labels
+        # "my pump", "the tablets", "it": the question is about the person's baclofen.
+        refers_to_baclofen = names_baclofen or lm.FORM in labels or any(t.lower_ in _PRONOUNS for t in doc)
+        other_drug = lm.DRUG in labels
+        if intent in BACLOFEN_ONLY_INTENTS and other_drug and not refers_to_baclofen:
+            return OUT_OF_SCOPE_INTENT
+        if intent == OUT_OF_SCOPE_INTENT and other_drug and names_baclofen:
+            return INTERACTIONS_INTENT
+        specific = any(e.label_ == lm.ASPECT and e.ent_id_ in self.specific_aspects for e in doc.ents)
+        if specific and not other_drug and (intent == FALLBACK_INTENT
+                                            or (intent == OUT_OF_SCOPE_INTENT and refers_to_baclofen)):
+            return FOLLOW_UP_INTENT
+        if intent == FALLBACK_INTENT and other_drug:
+            # "and what if I also have a glass of wine?": answered as a follow-up about that
+            # drug with baclofen — what our sources say, never another drug's dosing.
+            return FOLLOW_UP_INTENT
+        return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             try:
                 intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
                 text = message.get(TEXT)
-                if intent in BACLOFEN_ONLY_INTENTS and isinstance(text, str) \
-                        and self.is_other_drug_question(text):
-                    scoped = {INTENT_NAME_KEY: OUT_OF_SCOPE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                corrected = self.corrected_intent(intent, text) if isinstance(text, str) else None
+                if corrected:
+                    chosen = {INTENT_NAME_KEY: corrected, PREDICTED_CONFIDENCE_KEY: 1.0}
                     ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
-                               if r.get(INTENT_NAME_KEY) != OUT_OF_SCOPE_INTENT]
-                    message.set(INTENT, scoped, add_to_output=True)
-                    message.set(INTENT_RANKING_KEY, [scoped] + ranking, add_to_output=True)
+                               if r.get(INTENT_NAME_KEY) != corrected]
+                    message.set(INTENT, chosen, add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, [chosen] + ranking, add_to_output=True)
             except Exception:
-                logger.exception("scope guard failed on a message")
+                logger.exception("intent rules failed on a message")
         return messages

@@ -147,9 +147,9 @@ def test_classifier_only_emergency_gives_way_to_the_next_intent(fixture_nlp: Lan
     assert msg2.get("intent")["name"] == "ask_stopping"
 
 
-def test_scope_guard_sends_other_drug_questions_out_of_scope() -> None:
-    from nlp.components import ScopeGuard
-    guard = ScopeGuard({"pipeline_path": None})
+def test_intent_rules_send_other_drug_questions_out_of_scope() -> None:
+    from nlp.components import IntentRules
+    guard = IntentRules({"pipeline_path": None})
     asked = message("whats the normal dose of lisinopril", "ask_dosage")
     kept = message("can I take it with xanax", "ask_dosage")
     own = message("what is the usual dose of lioresal", "ask_dosage")
@@ -157,3 +157,18 @@ def test_scope_guard_sends_other_drug_questions_out_of_scope() -> None:
     assert asked.get("intent")["name"] == "out_of_scope"
     assert kept.get("intent")["name"] == "ask_dosage"
     assert own.get("intent")["name"] == "ask_dosage"
+
+
+def test_intent_rules_turn_baclofen_plus_drug_into_interactions_and_rescue_aspects() -> None:
+    from nlp.components import IntentRules
+    rules = IntentRules({"pipeline_path": None})
+    assert rules.corrected_intent("out_of_scope", "how much ibuprofen can I take with baclofen?") == "ask_interactions"
+    assert rules.corrected_intent("nlu_fallback", "how often is it refilled?") == "follow_up"
+    assert rules.corrected_intent("out_of_scope", "is it ever given for alcohol use disorder?") == "follow_up"
+    assert rules.corrected_intent("nlu_fallback", "blorp the weather") is None
+    assert rules.corrected_intent("out_of_scope", "what's the weather like") is None
+    assert rules.corrected_intent("ask_pump", "how often is it refilled?") is None
+    assert rules.corrected_intent("nlu_fallback", "what about travelling abroad with my pump") == "follow_up"
+    assert rules.corrected_intent("nlu_fallback", "and what if I also have a glass of wine?") == "follow_up"
+    assert rules.corrected_intent("nlu_fallback", "what could happen to the newborn?") == "follow_up"
+    assert rules.corrected_intent("out_of_scope", "what could happen to the newborn?") is None

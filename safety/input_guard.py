@@ -79,7 +79,14 @@ def clean(text: Optional[str]) -> str:
     """What NLU sees: markup stripped, then normalised."""
     if not isinstance(text, str):
         return ""
-    return normalise(strip_markup(text))
+    # Repeat until stable: removing a control character or a tag can join the pieces of
+    # a new tag ("<\x1fA", "<<b>script>"), which must not reach NLU or any channel.
+    for _ in range(5):
+        cleaned = normalise(strip_markup(normalise(text)))
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
 
 
 def _has_words(text: str) -> bool:

@@ -1,0 +1,288 @@
+"""Performance benchmark: our real stack against the stock `rasa init` assistant.
+
+    .venv/bin/python -m bench.run            (what `make bench` runs)
+
+1. trains our bot from scratch (`rasa train --force`, empty cache) and times it;
+2. starts the real stack (action server + knowledge base + Rasa server) with
+   scripts/stack.py on free ports, times launch → healthy, checks every benchmark
+   conversation once, then drives it from a separate process (bench/load.py) at
+   8 and 32 concurrent users, then /model/parse alone at 8 (the NLU-only ceiling);
+3. does the same for a fresh `rasa init` assistant with its own message mix;
+4. prints ONE JSON line (also written to bench/results/<name>.json) and exits 1
+   when a gate is missed.
+
+Options let the same run measure a variant (another config, endpoints file,
+environment, `rasa run` option) and its held-out NLU macro-F1; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from bench import procs
+from bench.servers import BenchStack, Redis, StockStack, init_stock, nlu_macro_f1, train_ours
+from scripts.stack import ROOT, Stack, StackError, free_port
+
+LEVELS = (8, 32)
+GATE_USERS = 8
+RESULTS = ROOT / "bench" / "results"
+LOG_DIR = ROOT / "build" / "logs" / "bench"
+
+# Targets from the product issue (2-core, 24 GB machine).
+MIN_RATIO_VS_STOCK = 2.5
+MIN_SHARE_OF_NLU_CEILING = 0.6
+MAX_P95_MS = 250.0
+MAX_STARTUP_S = 20.0
+MAX_TRAIN_S = 90.0
+MAX_IDLE_RSS_MB = 1.5 * 1024  # 1.5 GiB for all our processes together
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def drive(url: str, users: int, duration: float, mix: str, mode: str = "rest",
+          once: bool = False) -> dict:
+    """Run bench.load in its own process (so it does not share our interpreter) and parse its JSON."""
+    cap = max(100, int(400 * duration))  # far above any rate this machine reaches: a safety bound
+    cmd = [sys.executable, "-m", "bench.load", "--url", url, "--users", str(users),
+           "--duration", str(duration), "--mix", mix, "--mode", mode, "--max-requests", str(cap)]
+    if once:
+        cmd.append("--once")
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=duration + 300)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the load generator failed (code {done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def roots(stack: Stack) -> Dict[str, int]:
+    """The processes whose memory and CPU count: every part, plus redis when the variant uses it."""
+    found = {part.name: part.proc.pid for part in stack.parts if part.proc is not None}
+    redis = getattr(stack, "redis", None)
+    if redis is not None and redis.proc is not None:
+        found["redis"] = redis.proc.pid
+    return found
+
+
+def mb(values: Dict[str, int]) -> Dict[str, float]:
+    out = {name: procs.to_mb(v) for name, v in values.items()}
+    out["total"] = procs.to_mb(sum(values.values()))
+    return out
+
+
+def loaded(stack: Stack, users: int, duration: float, mix: str, mode: str = "rest") -> dict:
+    """One load level with its peak memory and the servers' CPU time per handled request."""
+    pids = roots(stack)
+    loadavg = round(os.getloadavg()[0], 2)
+    cpu_before = {name: procs.tree_cpu(pid) for name, pid in pids.items()}
+    with procs.PeakSampler(pids) as sampler:
+        level = drive(stack.rasa_url, users, duration, mix, mode=mode)
+    handled = max(1, level["requests"])
+    level["cpu_ms_per_request"] = {name: round(1000 * (procs.tree_cpu(pid) - cpu_before[name]) / handled, 2)
+                                   for name, pid in pids.items()}
+    level["peak_rss_mb"] = mb(sampler.peaks)
+    level["loadavg_1m_before"] = loadavg  # other work on the machine skews wall-clock figures
+    return level
+
+
+def measure(stack: Stack, mix: str, duration: float, with_parse: bool) -> dict:
+    """Start (timed), check, warm, idle memory, then each load level with peak memory."""
+    t0 = time.monotonic()
+    stack.start()
+    startup = time.monotonic() - t0
+    if mix == "ours":
+        stack.probe()  # the same end-to-end check as `make run`: fails fast with the reason
+    log(f"{mix}: healthy after {startup:.1f} s; checking every conversation once")
+    check = drive(stack.rasa_url, 1, 120, mix, once=True)
+    drive(stack.rasa_url, GATE_USERS, 3, mix)  # warm-up under concurrency, not recorded
+    if with_parse:
+        drive(stack.rasa_url, GATE_USERS, 2, mix, mode="parse")
+    time.sleep(3.0)  # let the servers settle before reading idle memory
+    result: dict = {"startup_s": round(startup, 2), "check": check,
+                    "idle_rss_mb": mb(procs.rss_now(roots(stack))),
+                    "idle_pss_mb": mb(procs.pss_now(roots(stack))),
+                    "levels": {}, "peak_rss_mb": {}}
+    peaks = result["peak_rss_mb"]
+    for users in LEVELS:
+        level = loaded(stack, users, duration, mix)
+        result["levels"][str(users)] = level
+        log(f"{mix}: {users} users: {level['throughput_per_s']} msg/s, p95 {level['p95_ms']} ms, "
+            f"{level['errors']} errors, {level['cpu_ms_per_request']} CPU ms/request")
+        peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in level["peak_rss_mb"].items()})
+    if with_parse:
+        parse = loaded(stack, GATE_USERS, duration, mix, mode="parse")
+        result["nlu_parse"] = parse
+        log(f"{mix}: /model/parse at {GATE_USERS}: {parse['throughput_per_s']} req/s")
+        peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in parse["peak_rss_mb"].items()})
+    return result
+
+
+def run_ours(args: argparse.Namespace, work: Path) -> dict:
+    extra_env = dict(kv.split("=", 1) for kv in args.env)
+    stack = BenchStack(rasa_port=free_port(), actions_port=free_port(), with_web=False,
+                       enable_api=True, log_dir=LOG_DIR, extra_env=extra_env,
+                       endpoints=args.endpoints, rasa_args=list(args.rasa_arg))
+    result: dict = {"config": str(args.config), "endpoints": str(args.endpoints or "bot/endpoints.yml"),
+                    "env": dict(extra_env), "redis": args.redis, "rasa_args": list(args.rasa_arg)}
+    if args.model:
+        stack.model = args.model
+        result["train_s"] = None
+    else:
+        log(f"training our bot from scratch with {args.config}")
+        seconds, stack.model = train_ours(args.config, work / "ours", stack.env(), LOG_DIR / "train.log")
+        result["train_s"] = round(seconds, 1)
+        log(f"trained in {seconds:.1f} s")
+        if args.save_model:
+            shutil.copy(stack.model, args.save_model)
+    if args.accuracy:
+        result["heldout_macro_f1"] = nlu_macro_f1(stack.model, ROOT / "tests" / "nlu" / "heldout.yml",
+                                                  work / "nlu-test", stack.env(), LOG_DIR / "nlu-test.log")
+        log(f"held-out intent macro-F1 {result['heldout_macro_f1']}")
+    if args.redis:
+        stack.redis = Redis(LOG_DIR / "redis.log")
+        stack.redis.start()
+        stack.extra_env["BENCH_REDIS_PORT"] = str(stack.redis.port)
+    try:
+        result.update(measure(stack, "ours", args.duration, with_parse=True))
+    finally:
+        stack.stop()
+        if stack.redis is not None:
+            stack.redis.stop()
+    return result
+
+
+def run_stock(args: argparse.Namespace, work: Path) -> dict:
+    if args.stock_from:
+        log(f"reusing the stock figures of {args.stock_from}")
+        stock = json.loads(args.stock_from.read_text())["stock"]
+        stock["reused_from"] = str(args.stock_from)
+        return stock
+    project = work / "stock"
+    env = BenchStack().env()
+    log("creating and training the stock assistant (rasa init --no-prompt)")
+    seconds, model = init_stock(project, env, LOG_DIR / "stock-init.log")
+    stack = StockStack(rasa_port=free_port(), model=model, log_dir=LOG_DIR, with_web=False,
+                       credentials=project / "credentials.yml")
+    result: dict = {"init_and_train_s": round(seconds, 1)}
+    try:
+        result.update(measure(stack, "stock", args.duration, with_parse=False))
+    finally:
+        stack.stop()
+    return result
+
+
+def gate(value: Optional[float], limit: float, at_least: bool) -> dict:
+    ok = value is not None and (value >= limit if at_least else value <= limit)
+    return {"value": value, ("min" if at_least else "max"): limit, "ok": ok}
+
+
+def summarise(ours: dict, stock: Optional[dict]) -> dict:
+    """The headline figures (our bot at 8 users) and the gates."""
+    level = ours["levels"][str(GATE_USERS)]
+    tput = level["throughput_per_s"]
+    ceiling = ours["nlu_parse"]["throughput_per_s"]
+    stock_tput = stock["levels"][str(GATE_USERS)]["throughput_per_s"] if stock else None
+    ratio = round(tput / stock_tput, 2) if stock_tput else None
+    share = round(tput / ceiling, 2) if ceiling else None
+    errors = (ours["check"]["errors"] + ours["nlu_parse"]["errors"]
+              + sum(lv["errors"] for lv in ours["levels"].values()))
+    gates = {
+        "throughput_vs_stock": gate(ratio, MIN_RATIO_VS_STOCK, True),
+        "share_of_nlu_ceiling": gate(share, MIN_SHARE_OF_NLU_CEILING, True),
+        "p95_ms": gate(level["p95_ms"], MAX_P95_MS, False),
+        "startup_s": gate(ours["startup_s"], MAX_STARTUP_S, False),
+        "train_s": gate(ours.get("train_s"), MAX_TRAIN_S, False),
+        "idle_rss_mb": gate(ours["idle_rss_mb"]["total"], MAX_IDLE_RSS_MB, False),
+        "errors": gate(errors, 0, False),
+    }
+    if stock is None:
+        gates["throughput_vs_stock"]["skipped"] = True
+    if ours.get("train_s") is None:
+        gates["train_s"]["skipped"] = True
+    return {
+        "users": GATE_USERS,
+        "throughput_per_s": tput,
+        "p50_ms": level["p50_ms"], "p95_ms": level["p95_ms"], "p99_ms": level["p99_ms"],
+        "errors": errors,
+        "startup_s": ours["startup_s"],
+        "train_s": ours.get("train_s"),
+        "idle_rss_mb": ours["idle_rss_mb"],
+        "peak_rss_mb": ours["peak_rss_mb"],
+        "nlu_ceiling_per_s": ceiling,
+        "share_of_nlu_ceiling": share,
+        "stock_throughput_per_s": stock_tput,
+        "ratio_vs_stock": ratio,
+        "gates": gates,
+        "passed": all(g["ok"] or g.get("skipped") for g in gates.values()),
+    }
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, default=Path("bot/config.yml"), help="our Rasa config")
+    ap.add_argument("--endpoints", type=Path, help="another endpoints file for the Rasa server")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for our servers (e.g. SANIC_WORKERS=2)")
+    ap.add_argument("--rasa-arg", action="append", default=[], metavar="ARG",
+                    help="extra `rasa run` argument, repeat per token (e.g. --rasa-arg=--response-timeout --rasa-arg=10)")
+    ap.add_argument("--redis", action="store_true",
+                    help="start a loopback redis-server; its port is $BENCH_REDIS_PORT for --endpoints")
+    ap.add_argument("--model", type=Path, help="serve this model instead of training one (no training time)")
+    ap.add_argument("--save-model", type=Path, help="keep a copy of the trained model here")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
+    ap.add_argument("--stock-from", type=Path, help="reuse the stock figures of an earlier result file")
+    ap.add_argument("--no-stock", action="store_true", help="skip the stock assistant (no ratio gate)")
+    ap.add_argument("--accuracy", action="store_true", help="also report held-out intent macro-F1")
+    ap.add_argument("--name", default="latest", help="result file name under bench/results/")
+    args = ap.parse_args(argv)
+    if not 1 <= args.duration <= 120:
+        ap.error("--duration must be between 1 and 120 seconds")
+    if any("=" not in kv for kv in args.env):
+        ap.error("--env takes KEY=VALUE")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", args.name) or args.name.startswith("."):
+        ap.error("--name: letters, digits, '_', '-' and '.' only")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    # A timeout or Ctrl-C must still stop the servers we started (the finally blocks do it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="baclofen-bench-"))
+    try:
+        ours = run_ours(args, work)
+        stock = None if args.no_stock else run_stock(args, work)
+    except (StackError, RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = {"bench": "baclofen-assistant", "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
+              **summarise(ours, stock), "ours": ours, "stock": stock}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, ensure_ascii=False), flush=True)
+    for name, g in report["gates"].items():
+        state = "skipped" if g.get("skipped") else ("ok" if g["ok"] else "MISSED")
+        log(f"gate {name}: {g['value']} ({'≥' if 'min' in g else '≤'} {g.get('min', g.get('max'))}) {state}")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

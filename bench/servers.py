@@ -1,0 +1,137 @@
+"""The servers the benchmark measures, trains and evaluates.
+
+Our bot runs through scripts/stack.py (the same launcher as `make run` and the tests);
+BenchStack only lets a variant swap the endpoints file or add `rasa run` options.
+The stock assistant is a fresh `rasa init` project, served by StockStack.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from scripts.stack import ROOT, VENV_BIN, Part, Stack, StackError, free_port
+
+RASA = str(VENV_BIN / "rasa")
+
+
+@dataclass
+class BenchStack(Stack):
+    """Our stack, optionally with another endpoints file and extra `rasa run` options."""
+
+    endpoints: Optional[Path] = None
+    rasa_args: List[str] = field(default_factory=list)
+    redis: Optional["Redis"] = None
+
+    def _parts(self) -> List[Part]:
+        parts = super()._parts()
+        for part in parts:
+            if part.name == "Rasa server":
+                if self.endpoints is not None:
+                    i = part.cmd.index("--endpoints")
+                    part.cmd[i + 1] = str(self.endpoints)
+                part.cmd.extend(self.rasa_args)
+        return parts
+
+    def env(self) -> Dict[str, str]:
+        return self._env()
+
+
+@dataclass
+class StockStack(Stack):
+    """The stock `rasa init` assistant: one Rasa server, responses only (no action server)."""
+
+    credentials: Path = Path("credentials.yml")
+
+    def _parts(self) -> List[Part]:
+        cmd = [RASA, "run", "-m", str(self.model), "--port", str(self.rasa_port),
+               "--credentials", str(self.credentials), "--enable-api"]
+        return [Part("stock Rasa server", self.rasa_port, cmd, f"{self.rasa_url}/",
+                     "BENCH_STOCK_PORT", self.log_dir / f"stock-rasa-{self.rasa_port}.log")]
+
+
+class Redis:
+    """A throwaway loopback redis-server (no persistence) for the multi-worker variant."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise StackError("redis-server is not installed (apt-get install redis-server)")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._pong():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise StackError(f"redis-server did not answer on port {self.port}; see {self.log}")
+
+    def _pong(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def run_logged(cmd: List[str], cwd: Path, env: Dict[str, str], log: Path, timeout: float) -> float:
+    """Run a command to completion with its output in log; return seconds; raise on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with open(log, "w") as out:
+        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                              timeout=timeout, check=False)
+    seconds = time.monotonic() - t0
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed (code {done.returncode}); log {log}:\n{tail}")
+    return seconds
+
+
+def train_ours(config: Path, out_dir: Path, env: Dict[str, str], log: Path) -> Tuple[float, Path]:
+    """A full (`--force`, empty cache) training of our bot; returns (seconds, model path)."""
+    env = dict(env, RASA_CACHE_DIRECTORY=str(out_dir / "cache"), PYTHONHASHSEED="0")
+    cmd = [RASA, "train", "--config", str(config), "--domain", "bot/domain.yml", "--data", "data",
+           "--out", str(out_dir), "--fixed-model-name", "baclofen", "--force"]
+    seconds = run_logged(cmd, ROOT, env, log, timeout=900)
+    return seconds, out_dir / "baclofen.tar.gz"
+
+
+def init_stock(project: Path, env: Dict[str, str], log: Path) -> Tuple[float, Path]:
+    """`rasa init --no-prompt` (creates the project and trains it); returns (seconds, model)."""
+    project.mkdir(parents=True, exist_ok=True)
+    env = dict(env, RASA_CACHE_DIRECTORY=str(project / ".cache"))
+    cmd = [RASA, "init", "--no-prompt", "--init-dir", str(project)]
+    seconds = run_logged(cmd, project, env, log, timeout=900)
+    models = sorted((project / "models").glob("*.tar.gz"))
+    if not models:
+        raise RuntimeError(f"rasa init trained no model in {project / 'models'}")
+    return seconds, models[-1]
+
+
+def nlu_macro_f1(model: Path, heldout: Path, out_dir: Path, env: Dict[str, str], log: Path) -> float:
+    """Intent macro-F1 of a model on the held-out NLU test set."""
+    cmd = [RASA, "test", "nlu", "--nlu", str(heldout), "-m", str(model), "--out", str(out_dir)]
+    run_logged(cmd, ROOT, env, log, timeout=600)
+    report = json.loads((out_dir / "intent_report.json").read_text())
+    return round(float(report["macro avg"]["f1-score"]), 4)

@@ -8,6 +8,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 start=$(date +%s)
 
+mkdir -p build
 scripts/setup.sh
 scripts/system_deps.sh
 

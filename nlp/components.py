@@ -82,9 +82,9 @@ def lexicon_entities(nlp: Language, text: str, extractor: str) -> List[Dict[Text
     return entities
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Entities `drug`, `form`, `population`, `aspect` from knowledge/lexicon.yml."""
+class LexiconComponent(GraphComponent):
+    """What every component over the saved spaCy pipeline shares: its one config key,
+    loading the pipeline once, and passing training data through untouched."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -95,13 +95,8 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         return ["spacy"]
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LexiconEntityExtractor":
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "LexiconComponent":
         return cls({**cls.get_default_config(), **config})
 
     def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
@@ -109,7 +104,12 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         self.nlp = nlp or _load(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data  # annotated examples keep their own entities
+        return training_data  # annotated examples keep their own intents and entities
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LexiconEntityExtractor(LexiconComponent, EntityExtractorMixin):
+    """Entities `drug`, `form`, `population`, `aspect` from knowledge/lexicon.yml."""
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -126,33 +126,12 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class RedFlagDetector(GraphComponent):
+class RedFlagDetector(LexiconComponent):
     """Forces intent `emergency` (confidence 1.0) when a red flag is found."""
 
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {"pipeline_path": None}
-
-    @staticmethod
-    def required_packages() -> List[Text]:
-        return ["spacy"]
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "RedFlagDetector":
-        return cls({**cls.get_default_config(), **config})
-
     def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
-        self.config = config
-        self.detector = red_flags.detector_for(nlp or _load(config))
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
+        super().__init__(config, nlp)
+        self.detector = red_flags.detector_for(self.nlp)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -313,7 +292,7 @@ def _topic_specific_aspects() -> frozenset:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class IntentRules(GraphComponent):
+class IntentRules(LexiconComponent):
     """Deterministic corrections of the classifier from what the lexicon found.
 
     1. Scope: a baclofen-only intent for a message that names another drug but neither
@@ -327,26 +306,9 @@ class IntentRules(GraphComponent):
     Place after the classifier and FallbackClassifier, before RedFlagDetector.
     """
 
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {"pipeline_path": None}
-
-    @staticmethod
-    def required_packages() -> List[Text]:
-        return ["spacy"]
-
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "IntentRules":
-        return cls({**cls.get_default_config(), **config})
-
     def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
-        self.config = config
-        self.nlp = nlp or _load(config)
+        super().__init__(config, nlp)
         self.specific_aspects = _topic_specific_aspects()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def corrected_intent(self, intent: Optional[str], text: str) -> Optional[str]:
         """The intent the rules give this message, or None to keep the classifier's."""

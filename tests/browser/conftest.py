@@ -116,21 +116,30 @@ def web(stack: Stack) -> Iterator[WebServer]:
 
 
 @pytest.fixture(scope="session")
-def axe_source() -> str:
-    """axe-core from web/node_modules (installed from the lockfile if missing)."""
-    axe = WEB / "node_modules" / "axe-core" / "axe.min.js"
-    if not axe.exists():
+def node_modules() -> Path:
+    """web/node_modules as pinned by web/package-lock.json (npm ci if missing or stale)."""
+    modules = WEB / "node_modules"
+    marker = modules / ".package-lock.json"  # npm writes it on every install
+    lock = WEB / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=300)
-    return axe.read_text()
+    return modules
 
 
 @pytest.fixture(scope="session")
+def axe_source(node_modules: Path) -> str:
+    return (node_modules / "axe-core" / "axe.min.js").read_text()
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = os.environ.get("BACLOFEN_CHROMIUM", "/usr/bin/chromium")
     launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

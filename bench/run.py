@@ -195,6 +195,11 @@ def summarise(ours: dict, stock: Optional[dict]) -> dict:
     ceiling = ours["nlu_parse"]["throughput_per_s"]
     stock_tput = stock["levels"][str(GATE_USERS)]["throughput_per_s"] if stock else None
     ratio = round(tput / stock_tput, 2) if stock_tput else None
+    # CPU time per message hardly moves with other load on the machine: a cross-check of the ratio.
+    cpu_ours = round(sum(level["cpu_ms_per_request"].values()), 2)
+    cpu_stock = None
+    if stock:
+        cpu_stock = round(sum(stock["levels"][str(GATE_USERS)].get("cpu_ms_per_request", {}).values()), 2)
     share = round(tput / ceiling, 2) if ceiling else None
     errors = (ours["check"]["errors"] + ours["nlu_parse"]["errors"]
               + sum(lv["errors"] for lv in ours["levels"].values()))
@@ -224,6 +229,8 @@ def summarise(ours: dict, stock: Optional[dict]) -> dict:
         "share_of_nlu_ceiling": share,
         "stock_throughput_per_s": stock_tput,
         "ratio_vs_stock": ratio,
+        "server_cpu_ms_per_message": {"ours": cpu_ours, "stock": cpu_stock},
+        "cpu_ratio_vs_stock": round(cpu_stock / cpu_ours, 2) if cpu_stock and cpu_ours else None,
         "gates": gates,
         "passed": all(g["ok"] or g.get("skipped") for g in gates.values()),
     }

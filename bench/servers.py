@@ -69,9 +69,10 @@ class Redis:
         if exe is None:
             raise StackError("redis-server is not installed (apt-get install redis-server)")
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"],
-                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        with open(self.log, "w") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1",
+                                          "--save", "", "--appendonly", "no"],
+                                         stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._pong():

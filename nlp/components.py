@@ -43,6 +43,7 @@ from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeatu
 
 from knowledge.topics import FORMS, POPULATIONS, TOPICS
 
+import nlp.rasa_patches  # noqa: F401  (loaded with our model: cached action-response validator)
 from nlp import lexicon_matcher as lm
 from nlp.pipeline import load_pipeline
 from safety import red_flags

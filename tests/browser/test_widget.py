@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.conftest import start_stack
 
-from .conftest import REPO, RESULTS, WebServer, rasa_url, restart_rasa
+from .conftest import RESULTS, WebServer, rasa_url, restart_rasa
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 REPLY_TIMEOUT_MS = 30_000
 UNAVAILABLE = "Assistant unavailable — please try again later. In an emergency call 911."
@@ -301,7 +302,7 @@ def test_new_conversation_starts_fresh(page: Page, web: WebServer) -> None:
     assert "what are the side effects of baclofen?" not in json.dumps(new_state)
 
 
-def test_mobile_layout_is_full_screen(browser: Any, web: WebServer) -> None:
+def test_mobile_layout_is_full_screen(browser: Browser, web: WebServer) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
@@ -309,7 +310,15 @@ def test_mobile_layout_is_full_screen(browser: Any, web: WebServer) -> None:
         launcher(page).click()
         box = page.locator(".bw-panel").bounding_box()
         assert box == {"x": 0, "y": 0, "width": 375, "height": 667}
-        expect(page.locator(".bw-close")).to_be_visible()
+        # Full screen hides the page behind, so Tab must stay inside the chat.
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            assert page.evaluate(
+                """() => {
+                    const root = document.getElementById('baclofen-assistant-widget').shadowRoot;
+                    return !!root.activeElement && root.querySelector('.bw-panel').contains(root.activeElement);
+                }"""
+            )
         page.locator(".bw-close").click()
         expect(page.locator(".bw-panel")).to_be_hidden()
     finally:
@@ -322,10 +331,20 @@ def test_server_gone_then_back(page: Page, web: WebServer) -> None:
     try:
         open_widget(page, web.page_url(rasa_url(own)))
         status = page.locator(".bw-status")
+        # Record every status text: Rasa's graceful shutdown can outlast the
+        # "Reconnecting…" phase, so it is checked in the history afterwards.
+        page.evaluate(
+            """() => {
+                const el = document.getElementById('baclofen-assistant-widget').shadowRoot.querySelector('.bw-status');
+                window.__statuses = [];
+                new MutationObserver(() => window.__statuses.push(el.textContent))
+                    .observe(el, {childList: true, characterData: true, subtree: true});
+            }"""
+        )
         own.stop_part("Rasa server")
-        expect(status).to_have_text("Reconnecting…", timeout=10_000)
         expect(status).to_have_text(UNAVAILABLE, timeout=20_000)
         expect(status).to_be_visible()
+        assert "Reconnecting…" in page.evaluate("() => window.__statuses")
         # Sending while down keeps the text and says it was not sent.
         chat_input(page).fill("are you there?")
         chat_input(page).press("Enter")
@@ -339,15 +358,3 @@ def test_server_gone_then_back(page: Page, web: WebServer) -> None:
         ask(page, "hello")
     finally:
         own.stop()
-
-
-def test_committed_bundle_is_built_from_source(axe_source: str) -> None:
-    """web/widget.js must be the build of web/src (axe_source ensures npm ci ran)."""
-    node = shutil.which("node")
-    assert node, "node is needed to check the bundle"
-    result = subprocess.run([node, "build.mjs", "--check"], cwd=REPO / "web", capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-
-
-def test_bundle_is_small() -> None:
-    assert (REPO / "web" / "widget.js").stat().st_size < 100_000  # cheap to embed on any page

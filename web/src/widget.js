@@ -52,17 +52,29 @@ function h(tag, props = {}, ...children) {
   return el;
 }
 
-function chatIcon() {
+const ICONS = {
+  chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z",
+  emergency: "M12 2 1 21h22L12 2zm-1 7h2v6h-2V9zm0 8h2v2h-2v-2z",
+  info: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm-1 8h2v7h-2v-7zm0-4h2v2h-2V6z",
+};
+
+/** A decorative inline SVG icon (same look everywhere, unlike emoji fonts). */
+function icon(name, className) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
+  if (className) svg.setAttribute("class", className);
   const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  path.setAttribute("d", ICONS[name]);
   svg.appendChild(path);
   return svg;
 }
+
+// The bot marks emergency advice with 🚨 and the disclaimer with ℹ️; the widget
+// shows its own icon instead, since not every device has an emoji font.
+const KIND_MARK = /^\s*(?:\u{1F6A8}|\u2139\uFE0F?)\s*/u;
 
 function formatTime(ts) {
   try {
@@ -113,7 +125,7 @@ class ChatWidget {
         "aria-controls": "bw-panel",
         onclick: () => (this.panel.hidden ? this.open() : this.close()),
       },
-      chatIcon(),
+      icon("chat"),
       h("span", {}, "Ask about baclofen"),
     );
     this.input = h("input", {
@@ -155,7 +167,6 @@ class ChatWidget {
         role: "dialog",
         "aria-labelledby": "bw-title",
         hidden: true,
-        onkeydown: (e) => this.onKeydown(e),
       },
       h(
         "div",
@@ -180,6 +191,8 @@ class ChatWidget {
     );
 
     root.append(this.panel, this.launcher);
+    this.root = root;
+    root.addEventListener("keydown", (e) => this.onKeydown(e));
     document.body.appendChild(host);
 
     for (const message of this.store.state.messages) this.renderMessage(message, false);
@@ -218,9 +231,30 @@ class ChatWidget {
   }
 
   onKeydown(event) {
+    if (this.panel.hidden) return;
     if (event.key === "Escape") {
       event.stopPropagation();
       this.close();
+    } else if (event.key === "Tab" && window.matchMedia("(max-width: 480px)").matches) {
+      this.trapFocus(event); // full screen on phones: the page behind is hidden
+    }
+  }
+
+  /** Keep Tab inside the panel while it covers the whole screen. */
+  trapFocus(event) {
+    const items = [...this.panel.querySelectorAll("button, input, [tabindex='0']")].filter(
+      (el) => !el.disabled && el.getClientRects().length > 0,
+    );
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    const active = this.root.activeElement;
+    if (event.shiftKey && (active === first || !this.panel.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !this.panel.contains(active))) {
+      event.preventDefault();
+      first.focus();
     }
   }
 
@@ -252,7 +286,7 @@ class ChatWidget {
   onSessionConfirm(data) {
     const id = typeof data === "string" ? data : data && data.session_id;
     if (typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id)) this.store.state.sessionId = id;
-    const wasDown = this.everReady && this.status !== "online";
+    const wasDown = this.status === "reconnecting" || this.status === "unavailable";
     this.ready = true;
     this.everReady = true;
     clearTimeout(this.unavailableTimer);
@@ -347,7 +381,12 @@ class ChatWidget {
     const kind = message.from === "bot" ? messageKind(message.text) : "user";
     const who = message.from === "user" ? "You said:" : kind === "emergency" ? "Assistant, urgent:" : "Assistant said:";
     const bubble = h("div", { class: "bw-bubble" }, h("span", { class: "bw-sr-only" }, `${who} `));
-    bubble.appendChild(renderText(document, message.text));
+    let text = message.text;
+    if (kind === "emergency" || kind === "info") {
+      bubble.appendChild(icon(kind, "bw-kind-icon"));
+      text = text.replace(KIND_MARK, "");
+    }
+    bubble.appendChild(renderText(document, text));
     // A live emergency reply interrupts the screen reader; a restored one does not.
     if (kind === "emergency" && live) bubble.setAttribute("role", "alert");
     const label = formatTime(message.ts);

@@ -229,13 +229,13 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
         keys = [label, f"{label}:{value}"]
         return [self.columns[k] for k in keys if k in self.columns]
 
-    def _featurize(self, message: Message) -> None:
+    def _featurize(self, message: Message, find_entities: bool = True) -> None:
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         text = message.get(TEXT)
         if not tokens or not isinstance(text, str):
             return
         sequence = scipy.sparse.lil_matrix((len(tokens), len(self.columns)), dtype=np.float32)
-        for ent in self.nlp(text).ents:
+        for ent in self.nlp(text).ents if find_entities else ():
             for i, token in enumerate(tokens):
                 if token.start < ent.end_char and token.end > ent.start_char:
                     for col in self._columns_for(ent.label_, ent.ent_id_):
@@ -253,9 +253,11 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
             try:
                 self._featurize(message)
             except Exception:
-                # Without these features DIET would reject the message; log and let
-                # the classifier fall back (never raise inside the pipeline).
+                # Never raise inside the pipeline: the classifier needs a full-width
+                # feature vector, so it gets an empty lexicon block and decides on the
+                # count vectors alone.
                 logger.exception("lexicon featurisation failed")
+                self._featurize(message, find_entities=False)
         return messages
 
 

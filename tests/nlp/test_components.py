@@ -172,3 +172,50 @@ def test_intent_rules_turn_baclofen_plus_drug_into_interactions_and_rescue_aspec
     assert rules.corrected_intent("nlu_fallback", "and what if I also have a glass of wine?") == "follow_up"
     assert rules.corrected_intent("nlu_fallback", "what could happen to the newborn?") == "follow_up"
     assert rules.corrected_intent("out_of_scope", "what could happen to the newborn?") is None
+
+
+# --------------------------------------------------------------------------- featurizer
+
+def tokenized(text: str) -> Message:
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+
+    msg = Message(data={"text": text})
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([msg])
+    return msg
+
+
+def lexicon_sentence_features(msg: Message) -> List[str]:
+    _, sentence = msg.get_sparse_features("text")
+    assert sentence is not None
+    return sorted(int(c) for c in sentence.features.tocoo().col)
+
+
+def test_featurizer_marks_the_kind_of_lexicon_word(fixture_nlp: Language) -> None:
+    from nlp.components import LexiconFeaturizer
+
+    featurizer = LexiconFeaturizer({**LexiconFeaturizer.get_default_config()}, nlp=fixture_nlp)
+    drug, plain = tokenized("can I take baclofen with tizanidine"), tokenized("hello there")
+    featurizer.process([drug, plain])
+    names = {i: c for c, i in featurizer.columns.items()}
+    assert {"BACLOFEN", "DRUG"} <= {names[c] for c in lexicon_sentence_features(drug)}
+    assert lexicon_sentence_features(plain) == []
+    seq, sentence = drug.get_sparse_features("text")
+    assert seq is not None and sentence is not None
+    assert seq.features.shape == (6, len(featurizer.columns))
+    assert sentence.features.shape == (1, len(featurizer.columns))
+
+
+def test_featurizer_failure_still_gives_full_width_features(fixture_nlp: Language) -> None:
+    """The classifier needs the same width every time, or it would fail the whole message."""
+    from nlp.components import LexiconFeaturizer
+
+    class Broken:
+        def __call__(self, text: str) -> None:
+            raise RuntimeError("spaCy failed")
+
+    featurizer = LexiconFeaturizer({**LexiconFeaturizer.get_default_config()}, nlp=Broken())  # type: ignore[arg-type]
+    msg = tokenized("baclofen and tizanidine")
+    featurizer.process([msg])
+    _, sentence = msg.get_sparse_features("text")
+    assert sentence is not None and sentence.features.shape == (1, len(featurizer.columns))
+    assert sentence.features.nnz == 0

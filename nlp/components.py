@@ -43,9 +43,9 @@ from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeatu
 
 from knowledge.topics import FORMS, POPULATIONS, TOPICS
 
-import nlp.rasa_patches  # noqa: F401  (loaded with our model: cached action-response validator)
+import nlp.rasa_patches  # noqa: F401  (loaded with our model: measured Rasa performance fixes)
 from nlp import lexicon_matcher as lm
-from nlp.pipeline import load_pipeline
+from nlp.pipeline import load_pipeline, parse
 from safety import red_flags
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def lexicon_entities(nlp: Language, text: str, extractor: str) -> List[Dict[Text
     """Rasa entity dicts for the lexicon terms in `text`, first mention of each value."""
     entities: List[Dict[Text, Any]] = []
     seen = set()
-    for ent in nlp(text).ents:
+    for ent in parse(nlp, text).ents:
         entity_type = LABEL_TO_ENTITY.get(ent.label_)
         value = ent.ent_id_
         if not entity_type or not value or (entity_type, value) in seen:
@@ -234,14 +234,19 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
         text = message.get(TEXT)
         if not tokens or not isinstance(text, str):
             return
-        sequence = scipy.sparse.lil_matrix((len(tokens), len(self.columns)), dtype=np.float32)
-        for ent in self.nlp(text).ents if find_entities else ():
+        cells = set()  # (token index, column) pairs that are 1
+        for ent in parse(self.nlp, text).ents if find_entities else ():
             for i, token in enumerate(tokens):
                 if token.start < ent.end_char and token.end > ent.start_char:
-                    for col in self._columns_for(ent.label_, ent.ent_id_):
-                        sequence[i, col] = 1.0
-        sentence = scipy.sparse.coo_matrix(sequence.tocsr().max(axis=0))
-        self.add_features_to_message(sequence.tocoo(), sentence, TEXT, message)
+                    cells.update((i, col) for col in self._columns_for(ent.label_, ent.ent_id_))
+        width = len(self.columns)
+        rows, cols = zip(*sorted(cells)) if cells else ((), ())
+        sequence = scipy.sparse.coo_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                           shape=(len(tokens), width))
+        present = sorted(set(cols))  # the sentence row: which columns any token has
+        sentence = scipy.sparse.coo_matrix(
+            (np.ones(len(present), dtype=np.float32), ([0] * len(present), present)), shape=(1, width))
+        self.add_features_to_message(sequence, sentence, TEXT, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:
@@ -315,7 +320,7 @@ class IntentRules(LexiconComponent):
 
     def corrected_intent(self, intent: Optional[str], text: str) -> Optional[str]:
         """The intent the rules give this message, or None to keep the classifier's."""
-        doc = self.nlp(text)
+        doc = parse(self.nlp, text)
         labels = {ent.label_ for ent in doc.ents}
         names_baclofen = lm.BACLOFEN in labels
         # "my pump", "the tablets", "it": the question is about the person's baclofen.

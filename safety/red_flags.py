@@ -31,6 +31,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from knowledge.topics import TOPICS
+from nlp.pipeline import parse
 
 logger = logging.getLogger(__name__)
 
@@ -721,7 +722,7 @@ class RedFlagDetector:
         try:
             if not isinstance(text, str) or not text.strip():
                 return []
-            return self.detect_doc(self.nlp(text[:MAX_CHARS]))
+            return self.detect_doc(parse(self.nlp, text[:MAX_CHARS]))
         except Exception:  # a safety check must never take the bot down
             logger.exception("red-flag detection failed; treating message as ordinary")
             return []

@@ -202,7 +202,20 @@ def test_featurizer_marks_the_kind_of_lexicon_word(fixture_nlp: Language) -> Non
     seq, sentence = drug.get_sparse_features("text")
     assert seq is not None and sentence is not None
     assert seq.features.shape == (6, len(featurizer.columns))
+    by_token = {int(r): set() for r in seq.features.row}
+    for r, c in zip(seq.features.row, seq.features.col):
+        by_token[int(r)].add(names[int(c)])
+    assert set(by_token) == {3, 5}  # "baclofen" and "tizanidine" only
+    assert "BACLOFEN" in by_token[3] and "DRUG" in by_token[5]
     assert sentence.features.shape == (1, len(featurizer.columns))
+
+
+def test_one_parse_per_message_text_is_shared(fixture_nlp: Language) -> None:
+    from nlp.pipeline import parse
+
+    doc = parse(fixture_nlp, "baclofen and alcohol")
+    assert parse(fixture_nlp, "baclofen and alcohol") is doc
+    assert parse(fixture_nlp, "baclofen and wine") is not doc
 
 
 def test_featurizer_failure_still_gives_full_width_features(fixture_nlp: Language) -> None:

@@ -1,0 +1,91 @@
+"""The presence-feature intent classifier: trains, saves without pickle, loads identically."""
+
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlp.intent_classifier import WEIGHTS_FILE, PresenceIntentClassifier
+
+EXAMPLES = {
+    "ask_dosage": ["what is the dose of baclofen", "how much baclofen per day", "baclofen max dose",
+                   "how many mg of baclofen can I take"],
+    "ask_side_effects": ["baclofen side effects", "does baclofen make you sleepy",
+                         "what are the side effects", "can baclofen cause dizziness"],
+    "greet": ["hello", "hi there", "good morning", "hey"],
+}
+
+
+def featurizers(storage: LocalModelStorage) -> Tuple[WhitespaceTokenizer, CountVectorsFeaturizer]:
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    context = ExecutionContext(GraphSchema({}), "test")
+    counts = CountVectorsFeaturizer.create(
+        {**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
+        storage, Resource("counts"), context)
+    return tokenizer, counts
+
+
+@pytest.fixture()
+def trained(tmp_path: Path) -> Tuple[PresenceIntentClassifier, LocalModelStorage, Resource, List]:
+    storage = LocalModelStorage(tmp_path)
+    tokenizer, counts = featurizers(storage)
+    data = TrainingData([Message(data={"text": t, "intent": i}) for i, ts in EXAMPLES.items() for t in ts])
+    tokenizer.process_training_data(data)
+    counts.train(data)
+    counts.process_training_data(data)
+    resource = Resource("classifier")
+    context = ExecutionContext(GraphSchema({}), "classifier")
+    clf = PresenceIntentClassifier.create({**PresenceIntentClassifier.get_default_config(), "C": 3},
+                                          storage, resource, context)
+    clf.train(data)
+
+    def prepare(texts: List[str]) -> List[Message]:
+        msgs = [Message(data={"text": t}) for t in texts]
+        tokenizer.process(msgs)
+        counts.process(msgs)
+        return msgs
+
+    return clf, storage, resource, [prepare]
+
+
+def ranking(msg: Message) -> List[Tuple[str, float]]:
+    return [(r["name"], round(r["confidence"], 6)) for r in msg.get("intent_ranking")]
+
+
+def test_classifies_unseen_phrasings(trained: Tuple) -> None:
+    clf, _, _, (prepare,) = trained
+    dose, side, hi = clf.process(prepare(["whats the baclofen dose per day", "baclofen makes me sleepy", "hello!"]))
+    assert dose.get("intent")["name"] == "ask_dosage"
+    assert side.get("intent")["name"] == "ask_side_effects"
+    assert hi.get("intent")["name"] == "greet"
+
+
+def test_features_are_presence_not_counts(trained: Tuple) -> None:
+    clf, _, _, (prepare,) = trained
+    X = clf._create_X(prepare(["baclofen baclofen baclofen dose"]))
+    assert X.nnz > 0 and set(X.data.tolist()) == {1.0}
+
+
+def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Tuple) -> None:
+    clf, storage, resource, (prepare,) = trained
+    with storage.read_from(resource) as model_dir:
+        files = sorted(p.name for p in model_dir.iterdir())
+    assert files == [WEIGHTS_FILE]
+    loaded = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
+                                           ExecutionContext(GraphSchema({}), "classifier"))
+    texts = ["max dose of baclofen", "is dizziness a side effect", "hey there"]
+    assert [ranking(m) for m in loaded.process(prepare(texts))] == [ranking(m) for m in clf.process(prepare(texts))]
+
+
+def test_a_message_without_features_still_gets_a_ranking(trained: Tuple) -> None:
+    clf, _, _, _ = trained
+    (msg,) = clf.process([Message(data={"text": "?"})])
+    assert msg.get("intent")["name"] in EXAMPLES
+    assert len(msg.get("intent_ranking")) == len(EXAMPLES)

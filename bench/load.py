@@ -147,7 +147,8 @@ async def parse_user(user: int, mix: str, url: str, session: aiohttp.ClientSessi
 
 
 async def run_load(base_url: str, users: int, duration: float, mix: str, mode: str,
-                   max_requests: int, timeout: float, seed: int, once: bool = False) -> dict:
+                   max_requests: int, timeout: float, seed: int, once: bool = False,
+                   raw: bool = False) -> dict:
     stats = Stats()
     run_id = f"{int(time.time() * 1000) % 10**9}"
     path = "/model/parse" if mode == "parse" else "/webhooks/rest/webhook"
@@ -176,6 +177,7 @@ async def run_load(base_url: str, users: int, duration: float, mix: str, mode: s
         "error_kinds": stats.errors,
         "error_examples": stats.examples,
         "hit_request_cap": budget.left <= 0,
+        **({"latencies_ms": [round(x, 2) for x in stats.latencies_ms]} if raw else {}),
     }
 
 
@@ -191,6 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--once", action="store_true",
                     help="each user holds every conversation once, in order (warm-up and check)")
+    ap.add_argument("--raw", action="store_true", help="also print every latency (to merge rounds)")
     args = ap.parse_args(argv)
     if urlparse(args.url).hostname not in LOOPBACK:
         print("bench.load only drives servers on this machine (127.0.0.1/localhost)", file=sys.stderr)
@@ -199,7 +202,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("users must be 1-256, duration 0-300 s, max-requests 1-100000", file=sys.stderr)
         return 2
     result = asyncio.run(run_load(args.url, args.users, args.duration, args.mix, args.mode,
-                                  args.max_requests, args.timeout, args.seed, args.once))
+                                  args.max_requests, args.timeout, args.seed, args.once, args.raw))
     print(json.dumps(result), flush=True)
     return 0
 

@@ -3,11 +3,13 @@
     .venv/bin/python -m bench.run            (what `make bench` runs)
 
 1. trains our bot from scratch (`rasa train --force`, empty cache) and times it;
-2. starts the real stack (action server + knowledge base + Rasa server) with
-   scripts/stack.py on free ports, times launch → healthy, checks every benchmark
-   conversation once, then drives it from a separate process (bench/load.py) at
-   8 and 32 concurrent users, then /model/parse alone at 8 (the NLU-only ceiling);
-3. does the same for a fresh `rasa init` assistant with its own message mix;
+   creates and trains a fresh `rasa init` assistant;
+2. starts our real stack (action server + knowledge base + Rasa server, scripts/stack.py,
+   free ports; launch → healthy is the start-up time), checks every benchmark
+   conversation once and reads idle memory; then starts the stock assistant the same way;
+3. drives them from a separate process (bench/load.py): the gate level (8 users) in
+   alternating rounds — ours, stock, our /model/parse (the NLU-only ceiling) — so both
+   sides of each ratio see the same machine; then 32 users for each;
 4. prints ONE JSON line (also written to bench/results/<name>.json) and exits 1
    when a gate is missed.
 
@@ -28,9 +30,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from bench import procs
+from bench.load import percentile
 from bench.servers import BenchStack, Redis, StockStack, init_stock, nlu_macro_f1, train_ours
 from scripts.stack import ROOT, Stack, StackError, free_port
 
@@ -53,13 +56,16 @@ def log(msg: str) -> None:
 
 
 def drive(url: str, users: int, duration: float, mix: str, mode: str = "rest",
-          once: bool = False) -> dict:
+          once: bool = False, seed: int = 1, raw: bool = False) -> dict:
     """Run bench.load in its own process (so it does not share our interpreter) and parse its JSON."""
     cap = max(100, int(400 * duration))  # far above any rate this machine reaches: a safety bound
     cmd = [sys.executable, "-m", "bench.load", "--url", url, "--users", str(users),
-           "--duration", str(duration), "--mix", mix, "--mode", mode, "--max-requests", str(cap)]
+           "--duration", str(duration), "--mix", mix, "--mode", mode, "--max-requests", str(cap),
+           "--seed", str(seed)]
     if once:
         cmd.append("--once")
+    if raw:
+        cmd.append("--raw")
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=duration + 300)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -82,23 +88,67 @@ def mb(values: Dict[str, int]) -> Dict[str, float]:
     return out
 
 
-def loaded(stack: Stack, users: int, duration: float, mix: str, mode: str = "rest") -> dict:
+def loaded(stack: Stack, users: int, duration: float, mix: str, mode: str = "rest",
+           seed: int = 1, raw: bool = False) -> dict:
     """One load level with its peak memory and the servers' CPU time per handled request."""
     pids = roots(stack)
     loadavg = round(os.getloadavg()[0], 2)
     cpu_before = {name: procs.tree_cpu(pid) for name, pid in pids.items()}
     with procs.PeakSampler(pids) as sampler:
-        level = drive(stack.rasa_url, users, duration, mix, mode=mode)
+        level = drive(stack.rasa_url, users, duration, mix, mode=mode, seed=seed, raw=raw)
     handled = max(1, level["requests"])
-    level["cpu_ms_per_request"] = {name: round(1000 * (procs.tree_cpu(pid) - cpu_before[name]) / handled, 2)
-                                   for name, pid in pids.items()}
+    level["cpu_s"] = {name: procs.tree_cpu(pid) - cpu_before[name] for name, pid in pids.items()}
+    level["cpu_ms_per_request"] = {name: round(1000 * cpu / handled, 2) for name, cpu in level["cpu_s"].items()}
     level["peak_rss_mb"] = mb(sampler.peaks)
     level["loadavg_1m_before"] = loadavg  # other work on the machine skews wall-clock figures
     return level
 
 
-def measure(stack: Stack, mix: str, duration: float, with_parse: bool) -> dict:
-    """Start (timed), check, warm, idle memory, then each load level with peak memory."""
+def merge_rounds(rounds: List[dict]) -> dict:
+    """One level from several rounds: totals over the rounds, percentiles over every latency."""
+    latencies = [x for r in rounds for x in r.pop("latencies_ms", [])]
+    elapsed = sum(r["duration_s"] for r in rounds)
+    requests = sum(r["requests"] for r in rounds)
+    kinds: Dict[str, int] = {}
+    for r in rounds:
+        for kind, n in r["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    cpu = {name: sum(r["cpu_s"][name] for r in rounds) for name in rounds[0]["cpu_s"]}
+    peaks = {name: max(r["peak_rss_mb"][name] for r in rounds) for name in rounds[0]["peak_rss_mb"]}
+    first = rounds[0]
+    return {
+        "mode": first["mode"], "mix": first["mix"], "users": first["users"], "rounds": len(rounds),
+        "duration_s": round(elapsed, 2), "requests": requests,
+        "throughput_per_s": round(len(latencies) / elapsed, 2) if elapsed > 0 else 0.0,
+        "throughput_per_round": [r["throughput_per_s"] for r in rounds],
+        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99), "max_ms": round(max(latencies), 1) if latencies else None,
+        "errors": sum(r["errors"] for r in rounds), "error_kinds": kinds,
+        "error_examples": [e for r in rounds for e in r["error_examples"]][:40],
+        "hit_request_cap": any(r["hit_request_cap"] for r in rounds),
+        "cpu_ms_per_request": {name: round(1000 * v / max(1, requests), 2) for name, v in cpu.items()},
+        "peak_rss_mb": peaks,
+        "loadavg_1m_before": first["loadavg_1m_before"],
+    }
+
+
+def interleaved(runs: List[Tuple[str, Stack, str, str]], users: int, duration: float,
+                rounds: int) -> Dict[str, dict]:
+    """Alternate short rounds of each (key, stack, mix, mode) and merge each one's rounds.
+
+    The gates are ratios (ours / stock, ours / our parse ceiling). Measured one after
+    the other, minutes apart, they moved by ±30 % with the speed this shared machine
+    gives us; in alternating rounds both sides of each ratio see the same machine.
+    """
+    parts: Dict[str, List[dict]] = {key: [] for key, *_ in runs}
+    for i in range(rounds):
+        for key, stack, mix, mode in runs:
+            parts[key].append(loaded(stack, users, duration / rounds, mix, mode, seed=i + 1, raw=True))
+    return {key: merge_rounds(levels) for key, levels in parts.items()}
+
+
+def start_checked(stack: Stack, mix: str) -> dict:
+    """Start (timed), check every conversation once, warm up, read idle memory."""
     t0 = time.monotonic()
     stack.start()
     startup = time.monotonic() - t0
@@ -107,29 +157,31 @@ def measure(stack: Stack, mix: str, duration: float, with_parse: bool) -> dict:
     log(f"{mix}: healthy after {startup:.1f} s; checking every conversation once")
     check = drive(stack.rasa_url, 1, 120, mix, once=True)
     drive(stack.rasa_url, GATE_USERS, 3, mix)  # warm-up under concurrency, not recorded
-    if with_parse:
+    if mix == "ours":
         drive(stack.rasa_url, GATE_USERS, 2, mix, mode="parse")
     time.sleep(3.0)  # let the servers settle before reading idle memory
-    result: dict = {"startup_s": round(startup, 2), "check": check,
-                    "idle_rss_mb": mb(procs.rss_now(roots(stack))),
-                    "idle_pss_mb": mb(procs.pss_now(roots(stack))),
-                    "levels": {}, "peak_rss_mb": {}}
+    return {"startup_s": round(startup, 2), "check": check,
+            "idle_rss_mb": mb(procs.rss_now(roots(stack))),
+            "idle_pss_mb": mb(procs.pss_now(roots(stack))),
+            "levels": {}, "peak_rss_mb": {}}
+
+
+def record(result: dict, level: dict, key: Optional[str] = None) -> None:
+    """File a measured level under result["levels"][users] (or result[key]) and log it."""
+    if key:
+        result[key] = level
+        log(f"{level['mix']}: /model/parse at {level['users']}: {level['throughput_per_s']} req/s "
+            f"({level.get('rounds', 1)} rounds)")
+    else:
+        result["levels"][str(level["users"])] = level
+        log(f"{level['mix']}: {level['users']} users: {level['throughput_per_s']} msg/s, p95 {level['p95_ms']} ms, "
+            f"{level['errors']} errors, {level['cpu_ms_per_request']} CPU ms/request ({level.get('rounds', 1)} rounds)")
     peaks = result["peak_rss_mb"]
-    for users in LEVELS:
-        level = loaded(stack, users, duration, mix)
-        result["levels"][str(users)] = level
-        log(f"{mix}: {users} users: {level['throughput_per_s']} msg/s, p95 {level['p95_ms']} ms, "
-            f"{level['errors']} errors, {level['cpu_ms_per_request']} CPU ms/request")
-        peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in level["peak_rss_mb"].items()})
-    if with_parse:
-        parse = loaded(stack, GATE_USERS, duration, mix, mode="parse")
-        result["nlu_parse"] = parse
-        log(f"{mix}: /model/parse at {GATE_USERS}: {parse['throughput_per_s']} req/s")
-        peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in parse["peak_rss_mb"].items()})
-    return result
+    peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in level["peak_rss_mb"].items()})
 
 
-def run_ours(args: argparse.Namespace, work: Path) -> dict:
+def prepare_ours(args: argparse.Namespace, work: Path) -> Tuple[BenchStack, dict]:
+    """Our stack, trained (timed) unless --model names one."""
     extra_env = dict(kv.split("=", 1) for kv in args.env)
     stack = BenchStack(rasa_port=free_port(), actions_port=free_port(), with_web=False,
                        enable_api=True, log_dir=LOG_DIR, extra_env=extra_env,
@@ -150,37 +202,59 @@ def run_ours(args: argparse.Namespace, work: Path) -> dict:
         result["heldout_macro_f1"] = nlu_macro_f1(stack.model, ROOT / "tests" / "nlu" / "heldout.yml",
                                                   work / "nlu-test", stack.env(), LOG_DIR / "nlu-test.log")
         log(f"held-out intent macro-F1 {result['heldout_macro_f1']}")
-    if args.redis:
-        stack.redis = Redis(LOG_DIR / "redis.log")
-        stack.redis.start()
-        stack.extra_env["BENCH_REDIS_PORT"] = str(stack.redis.port)
+    return stack, result
+
+
+def prepare_stock(work: Path) -> Tuple[StockStack, dict]:
+    """A fresh `rasa init` assistant, created and trained (timed)."""
+    project = work / "stock"
+    log("creating and training the stock assistant (rasa init --no-prompt)")
+    seconds, model = init_stock(project, BenchStack().env(), LOG_DIR / "stock-init.log")
+    stack = StockStack(rasa_port=free_port(), model=model, log_dir=LOG_DIR, with_web=False,
+                       credentials=project / "credentials.yml")
+    return stack, {"init_and_train_s": round(seconds, 1)}
+
+
+def run_both(args: argparse.Namespace, work: Path) -> Tuple[dict, Optional[dict]]:
+    """Both assistants up at once; the gate level in alternating rounds, then the rest."""
+    ours_stack, ours = prepare_ours(args, work)
+    stock_stack, stock = None, None
     try:
-        result.update(measure(stack, "ours", args.duration, with_parse=True))
+        if not args.no_stock and not args.stock_from:
+            stock_stack, stock = prepare_stock(work)
+        if args.redis:
+            ours_stack.redis = Redis(LOG_DIR / "redis.log")
+            ours_stack.redis.start()
+            ours_stack.extra_env["BENCH_REDIS_PORT"] = str(ours_stack.redis.port)
+        ours.update(start_checked(ours_stack, "ours"))  # its idle memory is read before stock starts
+        if stock_stack is not None and stock is not None:
+            stock.update(start_checked(stock_stack, "stock"))
+        runs: List[Tuple[str, Stack, str, str]] = [("ours", ours_stack, "ours", "rest")]
+        if stock_stack is not None:
+            runs.append(("stock", stock_stack, "stock", "rest"))
+        runs.append(("parse", ours_stack, "ours", "parse"))
+        log(f"{GATE_USERS} users: {args.rounds} alternating rounds of {args.duration / args.rounds:.1f} s "
+            f"each for {', '.join(key for key, *_ in runs)}")
+        gate_levels = interleaved(runs, GATE_USERS, args.duration, args.rounds)
+        record(ours, gate_levels["ours"])
+        if stock is not None:
+            record(stock, gate_levels["stock"])
+        record(ours, gate_levels["parse"], key="nlu_parse")
+        for users in (u for u in LEVELS if u != GATE_USERS):
+            record(ours, loaded(ours_stack, users, args.duration, "ours"))
+            if stock_stack is not None and stock is not None:
+                record(stock, loaded(stock_stack, users, args.duration, "stock"))
     finally:
-        stack.stop()
-        if stack.redis is not None:
-            stack.redis.stop()
-    return result
-
-
-def run_stock(args: argparse.Namespace, work: Path) -> dict:
+        for stack in (stock_stack, ours_stack):
+            if stack is not None:
+                stack.stop()
+        if ours_stack.redis is not None:
+            ours_stack.redis.stop()
     if args.stock_from:
         log(f"reusing the stock figures of {args.stock_from}")
         stock = json.loads(args.stock_from.read_text())["stock"]
         stock["reused_from"] = str(args.stock_from)
-        return stock
-    project = work / "stock"
-    env = BenchStack().env()
-    log("creating and training the stock assistant (rasa init --no-prompt)")
-    seconds, model = init_stock(project, env, LOG_DIR / "stock-init.log")
-    stack = StockStack(rasa_port=free_port(), model=model, log_dir=LOG_DIR, with_web=False,
-                       credentials=project / "credentials.yml")
-    result: dict = {"init_and_train_s": round(seconds, 1)}
-    try:
-        result.update(measure(stack, "stock", args.duration, with_parse=False))
-    finally:
-        stack.stop()
-    return result
+    return ours, stock
 
 
 def gate(value: Optional[float], limit: float, at_least: bool) -> dict:
@@ -249,6 +323,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument("--model", type=Path, help="serve this model instead of training one (no training time)")
     ap.add_argument("--save-model", type=Path, help="keep a copy of the trained model here")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="alternating rounds the gate level's duration is split into")
     ap.add_argument("--stock-from", type=Path, help="reuse the stock figures of an earlier result file")
     ap.add_argument("--no-stock", action="store_true", help="skip the stock assistant (no ratio gate)")
     ap.add_argument("--accuracy", action="store_true", help="also report held-out intent macro-F1")
@@ -256,6 +332,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 1 <= args.duration <= 120:
         ap.error("--duration must be between 1 and 120 seconds")
+    if not 1 <= args.rounds <= 20 or args.duration / args.rounds < 1:
+        ap.error("--rounds must be 1-20, with at least 1 second per round")
     if any("=" not in kv for kv in args.env):
         ap.error("--env takes KEY=VALUE")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", args.name) or args.name.startswith("."):
@@ -270,8 +348,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="baclofen-bench-"))
     try:
-        ours = run_ours(args, work)
-        stock = None if args.no_stock else run_stock(args, work)
+        ours, stock = run_both(args, work)
     except (StackError, RuntimeError, subprocess.TimeoutExpired) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2

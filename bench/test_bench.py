@@ -1,4 +1,4 @@
-"""Tests of the benchmark's own parts: `.venv/bin/python -m pytest bench -q` (about 10 s).
+"""Tests of the benchmark's own parts (in `make test`; alone: `.venv/bin/python -m pytest bench -q`, ~5 s).
 
 The load generator is driven against a real loopback HTTP server that imitates the REST
 channel, so its counting of replies, errors and latencies is checked end to end.
@@ -92,6 +92,14 @@ def test_load_counts_requests_latencies_and_no_errors_for_good_replies() -> None
     assert result["requests"] > 20
     assert result["throughput_per_s"] > 20
     assert 5.0 <= result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert "latencies_ms" not in result
+
+
+def test_load_can_return_every_latency_for_merging_rounds() -> None:
+    good = [{"text": f"{EMERGENCY_MARK} advice"}, {"text": f"{DISCLAIMER_MARK} contact your clinician"}]
+    result = _load_against(good, raw=True)
+    assert len(result["latencies_ms"]) == result["requests"] - result["errors"]
+    assert round(max(result["latencies_ms"]), 1) == result["max_ms"]
 
 
 def test_load_counts_empty_replies_as_errors_and_respects_the_request_cap() -> None:
@@ -144,3 +152,25 @@ def test_process_memory_and_cpu_include_children() -> None:
         child.kill()
         child.wait()
     assert procs.rss_bytes(child.pid) == 0 and procs.cpu_seconds(child.pid) == 0.0
+
+
+def _round(tput: float, secs: float, latencies: List[float], errors: int = 0) -> dict:
+    return {"mode": "rest", "mix": "ours", "users": 8, "duration_s": secs, "requests": len(latencies) + errors,
+            "throughput_per_s": tput, "latencies_ms": list(latencies), "errors": errors,
+            "error_kinds": {"http_500": errors} if errors else {}, "error_examples": ["x"] * errors,
+            "hit_request_cap": False, "cpu_s": {"Rasa server": 0.5}, "peak_rss_mb": {"Rasa server": 800.0 + tput},
+            "loadavg_1m_before": 0.1}
+
+
+def test_rounds_merge_into_totals_and_percentiles_over_every_latency() -> None:
+    from bench.run import merge_rounds
+
+    merged = merge_rounds([_round(10.0, 2.0, [10.0] * 20), _round(5.0, 2.0, [100.0] * 10, errors=2)])
+    assert merged["rounds"] == 2 and merged["duration_s"] == 4.0 and merged["requests"] == 32
+    assert merged["throughput_per_s"] == 7.5  # 30 replies in 4 s, not the mean of 10 and 5
+    assert merged["throughput_per_round"] == [10.0, 5.0]
+    assert merged["p50_ms"] == 10.0 and merged["p95_ms"] == 100.0
+    assert merged["errors"] == 2 and merged["error_kinds"] == {"http_500": 2}
+    assert merged["cpu_ms_per_request"] == {"Rasa server": round(1000 * 1.0 / 32, 2)}
+    assert merged["peak_rss_mb"] == {"Rasa server": 810.0}
+    assert "latencies_ms" not in merged

@@ -215,10 +215,18 @@ class Stack:
                 part.proc.wait(timeout=15)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("command", choices=["run"])
     ap.parse_args()
+    # The servers run in their own sessions, so Ctrl-C, `kill` and a closed terminal must
+    # all come through here to stop them (SIGINT is ignored when started in the background).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     stack = Stack()
     t0 = time.monotonic()
     try:

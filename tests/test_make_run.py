@@ -1,0 +1,47 @@
+"""`make run`'s launcher (scripts/stack.py run) stops every server however it is stopped.
+
+The servers run in their own sessions, so a launcher that died on SIGTERM or ignored
+SIGINT (as background jobs do) would leave them running and holding their ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stack import ROOT, free_port, port_free
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_launcher_stops_every_server_on_a_signal(sig: signal.Signals) -> None:
+    ports = {"BACLOFEN_RASA_PORT": free_port(), "BACLOFEN_ACTIONS_PORT": free_port(),
+             "BACLOFEN_WEB_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}}
+    # SIG_IGN for SIGINT is what a background job inherits; the launcher must undo it.
+    proc = subprocess.Popen([sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "is running" in line:
+                break
+        else:
+            pytest.fail("the launcher ended before the stack was up:\n" + "".join(lines[-30:]))
+        assert not any(port_free(p) for p in ports.values())
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(port_free(p) for p in ports.values()):
+            time.sleep(0.2)
+        assert all(port_free(p) for p in ports.values()), "a server outlived the launcher"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

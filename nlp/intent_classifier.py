@@ -46,6 +46,8 @@ class PresenceIntentClassifier(LogisticRegressionClassifier):
 
         (The pipeline has no dense featurizer.) A message without features — nothing
         should produce one — gets an empty row, so it falls back instead of failing.
+        The same blocks as Rasa's Message.get_sparse_features, stacked as CSR directly:
+        its COO combination took about twice the time per message (py-spy).
         """
         width = getattr(self.clf, "n_features_in_", 0)
         rows = []

@@ -1,7 +1,7 @@
 """The presence-feature intent classifier: trains, saves without pickle, loads identically."""
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import Callable, List, NamedTuple, Tuple
 
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -32,8 +32,15 @@ def featurizers(storage: LocalModelStorage) -> Tuple[WhitespaceTokenizer, CountV
     return tokenizer, counts
 
 
+class Trained(NamedTuple):
+    clf: PresenceIntentClassifier
+    storage: LocalModelStorage
+    resource: Resource
+    prepare: Callable[[List[str]], List[Message]]  # texts → tokenized, featurized messages
+
+
 @pytest.fixture()
-def trained(tmp_path: Path) -> Tuple[PresenceIntentClassifier, LocalModelStorage, Resource, List]:
+def trained(tmp_path: Path) -> Trained:
     storage = LocalModelStorage(tmp_path)
     tokenizer, counts = featurizers(storage)
     data = TrainingData([Message(data={"text": t, "intent": i}) for i, ts in EXAMPLES.items() for t in ts])
@@ -52,29 +59,27 @@ def trained(tmp_path: Path) -> Tuple[PresenceIntentClassifier, LocalModelStorage
         counts.process(msgs)
         return msgs
 
-    return clf, storage, resource, [prepare]
+    return Trained(clf, storage, resource, prepare)
 
 
 def ranking(msg: Message) -> List[Tuple[str, float]]:
     return [(r["name"], round(r["confidence"], 6)) for r in msg.get("intent_ranking")]
 
 
-def test_classifies_unseen_phrasings(trained: Tuple) -> None:
-    clf, _, _, (prepare,) = trained
-    dose, side, hi = clf.process(prepare(["whats the baclofen dose per day", "baclofen makes me sleepy", "hello!"]))
+def test_classifies_unseen_phrasings(trained: Trained) -> None:
+    dose, side, hi = trained.clf.process(trained.prepare(["whats the baclofen dose per day", "baclofen makes me sleepy", "hello!"]))
     assert dose.get("intent")["name"] == "ask_dosage"
     assert side.get("intent")["name"] == "ask_side_effects"
     assert hi.get("intent")["name"] == "greet"
 
 
-def test_features_are_presence_not_counts(trained: Tuple) -> None:
-    clf, _, _, (prepare,) = trained
-    X = clf._create_X(prepare(["baclofen baclofen baclofen dose"]))
+def test_features_are_presence_not_counts(trained: Trained) -> None:
+    X = trained.clf._create_X(trained.prepare(["baclofen baclofen baclofen dose"]))
     assert X.nnz > 0 and set(X.data.tolist()) == {1.0}
 
 
-def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Tuple) -> None:
-    clf, storage, resource, (prepare,) = trained
+def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Trained) -> None:
+    clf, storage, resource, prepare = trained
     with storage.read_from(resource) as model_dir:
         files = sorted(p.name for p in model_dir.iterdir())
     assert files == [WEIGHTS_FILE]
@@ -84,8 +89,7 @@ def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Tuple) 
     assert [ranking(m) for m in loaded.process(prepare(texts))] == [ranking(m) for m in clf.process(prepare(texts))]
 
 
-def test_a_message_without_features_still_gets_a_ranking(trained: Tuple) -> None:
-    clf, _, _, _ = trained
-    (msg,) = clf.process([Message(data={"text": "?"})])
+def test_a_message_without_features_still_gets_a_ranking(trained: Trained) -> None:
+    (msg,) = trained.clf.process([Message(data={"text": "?"})])
     assert msg.get("intent")["name"] in EXAMPLES
     assert len(msg.get("intent_ranking")) == len(EXAMPLES)

@@ -166,16 +166,16 @@ def start_checked(stack: Stack, mix: str) -> dict:
             "levels": {}, "peak_rss_mb": {}}
 
 
-def record(result: dict, level: dict, key: Optional[str] = None) -> None:
-    """File a measured level under result["levels"][users] (or result[key]) and log it."""
-    if key:
-        result[key] = level
-        log(f"{level['mix']}: /model/parse at {level['users']}: {level['throughput_per_s']} req/s "
-            f"({level.get('rounds', 1)} rounds)")
+def record(result: dict, level: dict) -> None:
+    """File a measured level (a /model/parse level as result["nlu_parse"]) and log it."""
+    rounds = level.get("rounds", 1)
+    if level["mode"] == "parse":
+        result["nlu_parse"] = level
+        log(f"{level['mix']}: /model/parse at {level['users']}: {level['throughput_per_s']} req/s ({rounds} rounds)")
     else:
         result["levels"][str(level["users"])] = level
         log(f"{level['mix']}: {level['users']} users: {level['throughput_per_s']} msg/s, p95 {level['p95_ms']} ms, "
-            f"{level['errors']} errors, {level['cpu_ms_per_request']} CPU ms/request ({level.get('rounds', 1)} rounds)")
+            f"{level['errors']} errors, {level['cpu_ms_per_request']} CPU ms/request ({rounds} rounds)")
     peaks = result["peak_rss_mb"]
     peaks.update({k: max(v, peaks.get(k, 0.0)) for k, v in level["peak_rss_mb"].items()})
 
@@ -239,7 +239,7 @@ def run_both(args: argparse.Namespace, work: Path) -> Tuple[dict, Optional[dict]
         record(ours, gate_levels["ours"])
         if stock is not None:
             record(stock, gate_levels["stock"])
-        record(ours, gate_levels["parse"], key="nlu_parse")
+        record(ours, gate_levels["parse"])
         for users in (u for u in LEVELS if u != GATE_USERS):
             record(ours, loaded(ours_stack, users, args.duration, "ours"))
             if stock_stack is not None and stock is not None:

@@ -174,3 +174,16 @@ def test_rounds_merge_into_totals_and_percentiles_over_every_latency() -> None:
     assert merged["cpu_ms_per_request"] == {"Rasa server": round(1000 * 1.0 / 32, 2)}
     assert merged["peak_rss_mb"] == {"Rasa server": 810.0}
     assert "latencies_ms" not in merged
+
+
+def test_record_files_parse_levels_apart_and_keeps_peak_memory() -> None:
+    from bench.run import record
+
+    result: dict = {"levels": {}, "peak_rss_mb": {}}
+    record(result, {"mode": "rest", "mix": "ours", "users": 8, "throughput_per_s": 70.0, "p95_ms": 150.0,
+                    "errors": 0, "cpu_ms_per_request": {}, "peak_rss_mb": {"Rasa server": 900.0}})
+    record(result, {"mode": "parse", "mix": "ours", "users": 8, "throughput_per_s": 150.0,
+                    "peak_rss_mb": {"Rasa server": 880.0}, "rounds": 4})
+    assert result["levels"]["8"]["throughput_per_s"] == 70.0
+    assert result["nlu_parse"]["throughput_per_s"] == 150.0
+    assert result["peak_rss_mb"] == {"Rasa server": 900.0}

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Tuple
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -93,3 +94,18 @@ def test_a_message_without_features_still_gets_a_ranking(trained: Trained) -> No
     (msg,) = trained.clf.process([Message(data={"text": "?"})])
     assert msg.get("intent")["name"] in EXAMPLES
     assert len(msg.get("intent_ranking")) == len(EXAMPLES)
+
+
+def test_weights_are_laid_out_for_the_per_message_product(trained: Trained) -> None:
+    """scipy copies a non-contiguous dense operand on every sparse × dense product."""
+    clf, storage, resource, prepare = trained
+    loaded = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
+                                           ExecutionContext(GraphSchema({}), "classifier"))
+    for model in (clf, loaded):
+        assert model.clf.coef_.T.flags["C_CONTIGUOUS"]
+    texts = ["max dose of baclofen", "hey there"]
+    row_major = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
+                                              ExecutionContext(GraphSchema({}), "classifier"))
+    row_major.clf.coef_ = np.ascontiguousarray(row_major.clf.coef_)
+    assert [ranking(m) for m in loaded.process(prepare(texts))] == \
+        [ranking(m) for m in row_major.process(prepare(texts))]

@@ -1,11 +1,17 @@
 """Our Rasa performance patches decide exactly as Rasa's own code does."""
 
+from pathlib import Path
 from typing import Any, Dict, List
 
+import dask
 import jsonschema
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.exceptions import GraphComponentException
+from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
@@ -90,3 +96,84 @@ def test_serialised_events_round_trip() -> None:
                            ActionExecuted("action_answer"), SlotSet("topic", "dosage"), BotUttered("x")]
     dumped: List[Dict[str, Any]] = [e.as_dict() for e in events]
     assert [Event.from_parameters(d) for d in dumped] == events
+
+
+# --- graph runs without dask ------------------------------------------------------------
+
+class Add(GraphComponent):
+    """A pure node that records its calls, to check each node runs once and in order."""
+
+    calls: List[str] = []
+
+    def __init__(self, name: str, config: Dict[str, Any]) -> None:
+        self.name, self.config = name, config
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: Any, resource: Any,
+               execution_context: ExecutionContext) -> "Add":
+        return cls(execution_context.node_name or "", config)
+
+    def run(self, **values: int) -> int:
+        Add.calls.append(self.name)
+        if self.config.get("fail"):
+            raise RuntimeError("this node fails")
+        return self.config.get("add", 0) + sum(values.values())
+
+
+def node(needs: Dict[str, str], **config: Any) -> SchemaNode:
+    return SchemaNode(needs=needs, uses=Add, constructor_name="create", fn="run", config=config)
+
+
+SCHEMA = GraphSchema({
+    "a": node({"x": "message"}, add=1),
+    "b": node({"x": "a"}, add=10),
+    "c": node({"x": "a", "y": "b"}, add=100),
+    "unused": node({"x": "a"}, add=1000),
+    "broken": node({"x": "a"}, fail=True),
+})
+
+
+def runner(tmp_path: Path) -> DaskGraphRunner:
+    return DaskGraphRunner(SCHEMA, LocalModelStorage(tmp_path), ExecutionContext(SCHEMA, "m"))
+
+
+@pytest.mark.parametrize("targets", [["c"], ["b", "c"], ["a"], ["c", "unused"]])
+def test_graph_runs_give_dasks_results_and_calls(tmp_path: Path, targets: List[str]) -> None:
+    ours = runner(tmp_path)
+    Add.calls = []
+    got = ours.run(inputs={"message": 5}, targets=targets)
+    our_calls = Add.calls
+    graph = ours._build_dask_graph(SCHEMA.minimal_graph_schema(targets))
+    ours._add_inputs_to_graph({"message": 5}, graph)
+    Add.calls = []
+    expected = dict(dask.get(graph, targets))
+    assert got == expected
+    assert sorted(our_calls) == sorted(Add.calls)  # every needed node once, nothing else
+    assert len(our_calls) == len(set(our_calls))
+
+
+def test_graph_nodes_run_after_their_inputs(tmp_path: Path) -> None:
+    Add.calls = []
+    assert runner(tmp_path).run(inputs={"message": 5}, targets=["c"]) == {"c": (5 + 1) + (5 + 1 + 10) + 100}
+    assert Add.calls == ["a", "b", "c"]
+
+
+def test_repeated_runs_use_each_runs_inputs(tmp_path: Path) -> None:
+    ours = runner(tmp_path)
+    assert ours.run(inputs={"message": 1}, targets=["b"]) == {"b": 12}
+    assert ours.run(inputs={"message": 2}, targets=["b"]) == {"b": 13}
+
+
+def test_a_failing_node_raises_as_rasas_runner_does(tmp_path: Path) -> None:
+    ours = runner(tmp_path)
+    graph = ours._build_dask_graph(SCHEMA.minimal_graph_schema(["broken"]))
+    ours._add_inputs_to_graph({"message": 5}, graph)
+    with pytest.raises(GraphComponentException, match="node broken") as by_dask:
+        dask.get(graph, ["broken"])
+    with pytest.raises(GraphComponentException, match="node broken") as by_ours:
+        ours.run(inputs={"message": 5}, targets=["broken"])
+    assert str(by_ours.value.__cause__) == str(by_dask.value.__cause__) == "this node fails"
+
+
+def test_graph_runner_patch_is_applied() -> None:
+    assert DaskGraphRunner.run is rasa_patches._run_graph

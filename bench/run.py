@@ -58,7 +58,7 @@ def log(msg: str) -> None:
 def drive(url: str, users: int, duration: float, mix: str, mode: str = "rest",
           once: bool = False, seed: int = 1, raw: bool = False) -> dict:
     """Run bench.load in its own process (so it does not share our interpreter) and parse its JSON."""
-    cap = max(100, int(3000 * duration))  # a safety bound, far above any rate measured here (~600/s)
+    cap = min(100_000, max(100, int(3000 * duration)))  # safety bound (load.py allows ≤ 100k), far above ~600/s
     cmd = [sys.executable, "-m", "bench.load", "--url", url, "--users", str(users),
            "--duration", str(duration), "--mix", mix, "--mode", mode, "--max-requests", str(cap),
            "--seed", str(seed)]

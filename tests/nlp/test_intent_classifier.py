@@ -63,6 +63,12 @@ def trained(tmp_path: Path) -> Trained:
     return Trained(clf, storage, resource, prepare)
 
 
+def load_saved(trained: Trained) -> PresenceIntentClassifier:
+    """The classifier as the server loads it from the model storage."""
+    return PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), trained.storage,
+                                         trained.resource, ExecutionContext(GraphSchema({}), "classifier"))
+
+
 def ranking(msg: Message) -> List[Tuple[str, float]]:
     return [(r["name"], round(r["confidence"], 6)) for r in msg.get("intent_ranking")]
 
@@ -84,8 +90,7 @@ def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Trained
     with storage.read_from(resource) as model_dir:
         files = sorted(p.name for p in model_dir.iterdir())
     assert files == [WEIGHTS_FILE]
-    loaded = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
-                                           ExecutionContext(GraphSchema({}), "classifier"))
+    loaded = load_saved(trained)
     texts = ["max dose of baclofen", "is dizziness a side effect", "hey there"]
     assert [ranking(m) for m in loaded.process(prepare(texts))] == [ranking(m) for m in clf.process(prepare(texts))]
 
@@ -98,14 +103,11 @@ def test_a_message_without_features_still_gets_a_ranking(trained: Trained) -> No
 
 def test_weights_are_laid_out_for_the_per_message_product(trained: Trained) -> None:
     """scipy copies a non-contiguous dense operand on every sparse × dense product."""
-    clf, storage, resource, prepare = trained
-    loaded = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
-                                           ExecutionContext(GraphSchema({}), "classifier"))
-    for model in (clf, loaded):
+    loaded = load_saved(trained)
+    for model in (trained.clf, loaded):
         assert model.clf.coef_.T.flags["C_CONTIGUOUS"]
     texts = ["max dose of baclofen", "hey there"]
-    row_major = PresenceIntentClassifier.load(PresenceIntentClassifier.get_default_config(), storage, resource,
-                                              ExecutionContext(GraphSchema({}), "classifier"))
+    row_major = load_saved(trained)
     row_major.clf.coef_ = np.ascontiguousarray(row_major.clf.coef_)
-    assert [ranking(m) for m in loaded.process(prepare(texts))] == \
-        [ranking(m) for m in row_major.process(prepare(texts))]
+    assert [ranking(m) for m in loaded.process(trained.prepare(texts))] == \
+        [ranking(m) for m in row_major.process(trained.prepare(texts))]

@@ -137,16 +137,21 @@ def runner(tmp_path: Path) -> DaskGraphRunner:
     return DaskGraphRunner(SCHEMA, LocalModelStorage(tmp_path), ExecutionContext(SCHEMA, "m"))
 
 
+def dask_graph(ours: DaskGraphRunner, targets: List[str]) -> Dict[str, Any]:
+    """The graph Rasa's own run() hands to dask.get for these targets and message 5."""
+    graph = ours._build_dask_graph(SCHEMA.minimal_graph_schema(targets))
+    ours._add_inputs_to_graph({"message": 5}, graph)
+    return graph
+
+
 @pytest.mark.parametrize("targets", [["c"], ["b", "c"], ["a"], ["c", "unused"]])
 def test_graph_runs_give_dasks_results_and_calls(tmp_path: Path, targets: List[str]) -> None:
     ours = runner(tmp_path)
     Add.calls = []
     got = ours.run(inputs={"message": 5}, targets=targets)
     our_calls = Add.calls
-    graph = ours._build_dask_graph(SCHEMA.minimal_graph_schema(targets))
-    ours._add_inputs_to_graph({"message": 5}, graph)
     Add.calls = []
-    expected = dict(dask.get(graph, targets))
+    expected = dict(dask.get(dask_graph(ours, targets), targets))
     assert got == expected
     assert sorted(our_calls) == sorted(Add.calls)  # every needed node once, nothing else
     assert len(our_calls) == len(set(our_calls))
@@ -166,10 +171,8 @@ def test_repeated_runs_use_each_runs_inputs(tmp_path: Path) -> None:
 
 def test_a_failing_node_raises_as_rasas_runner_does(tmp_path: Path) -> None:
     ours = runner(tmp_path)
-    graph = ours._build_dask_graph(SCHEMA.minimal_graph_schema(["broken"]))
-    ours._add_inputs_to_graph({"message": 5}, graph)
     with pytest.raises(GraphComponentException, match="node broken") as by_dask:
-        dask.get(graph, ["broken"])
+        dask.get(dask_graph(ours, ["broken"]), ["broken"])
     with pytest.raises(GraphComponentException, match="node broken") as by_ours:
         ours.run(inputs={"message": 5}, targets=["broken"])
     assert str(by_ours.value.__cause__) == str(by_dask.value.__cause__) == "this node fails"

@@ -215,8 +215,40 @@ class Stack:
                 part.proc.wait(timeout=15)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    # Only the first signal interrupts: a second Ctrl-C (or a `kill` right after one) must not
+    # cut stop() short and leave servers running in their own sessions.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _serve(stack: Stack) -> int:
+    """Start the stack, print where to open it and watch it; return the exit code."""
+    t0 = time.monotonic()
+    try:
+        stack.start()
+        stack.probe()
+    except StackError as e:
+        print(f"\033[31mError: {e}\033[0m", file=sys.stderr)
+        return 1
+    print(f"\nBaclofen Assistant is running (started in {time.monotonic() - t0:.1f} s).")
+    print(f"  Chat in your browser:  http://localhost:{stack.web_port}/")
+    print(f"  REST API:              POST {stack.rest_url.replace('127.0.0.1', 'localhost')}  "
+          '{"sender": "me", "message": "what is baclofen?"}')
+    print(f"  Action server:         http://localhost:{stack.actions_port}/health")
+    print(f"  Logs:                  {stack.log_dir}/")
+    print("Press Ctrl-C to stop everything.\n", flush=True)
+    while True:
+        for part in stack.parts:
+            if part.proc and part.proc.poll() is not None:
+                print(f"\033[31mError: the {part.name} stopped unexpectedly (code {part.proc.returncode}). "
+                      f"Last lines of {part.log}:\n{part.tail()}\033[0m", file=sys.stderr)
+                return 1
+        time.sleep(1)
 
 
 def main() -> int:
@@ -225,39 +257,20 @@ def main() -> int:
     ap.parse_args()
     # The servers run in their own sessions, so Ctrl-C, `kill` and a closed terminal must
     # all come through here to stop them (SIGINT is ignored when started in the background).
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt)
     stack = Stack()
-    t0 = time.monotonic()
     try:
-        stack.start()
-        stack.probe()
-    except StackError as e:
-        print(f"\033[31mError: {e}\033[0m", file=sys.stderr)
-        return 1
+        # Everything after the handlers are set runs inside this try: a signal that lands
+        # between two lines of the banner must still end in a clean stop, not a traceback.
+        return _serve(stack)
     except KeyboardInterrupt:
-        return 130
-    print(f"\nBaclofen Assistant is running (started in {time.monotonic() - t0:.1f} s).")
-    print(f"  Chat in your browser:  http://localhost:{stack.web_port}/")
-    print(f"  REST API:              POST {stack.rest_url.replace('127.0.0.1', 'localhost')}  "
-          '{"sender": "me", "message": "what is baclofen?"}')
-    print(f"  Action server:         http://localhost:{stack.actions_port}/health")
-    print(f"  Logs:                  {stack.log_dir}/")
-    print("Press Ctrl-C to stop everything.\n", flush=True)
-    try:
-        while True:
-            for part in stack.parts:
-                if part.proc and part.proc.poll() is not None:
-                    print(f"\033[31mError: the {part.name} stopped unexpectedly (code {part.proc.returncode}). "
-                          f"Last lines of {part.log}:\n{part.tail()}\033[0m", file=sys.stderr)
-                    stack.stop()
-                    return 1
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nStopping…")
+        # start() stops what it started when interrupted: nothing running means start-up was cut.
+        was_up = any(p.proc and p.proc.poll() is None for p in stack.parts)
+        print("\nStopping…", flush=True)
+        return 0 if was_up else 130
     finally:
         stack.stop()
-    return 0
 
 
 if __name__ == "__main__":

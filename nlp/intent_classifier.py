@@ -11,6 +11,10 @@ It also answers in a fraction of DIET's time per message and loads no TensorFlow
 The fitted weights are saved as plain arrays (numpy .npz, no pickle) instead of Rasa's
 skops file: importing skops scans every loaded module and added ~13 s to the server's
 start-up (py-spy); the arrays load in milliseconds and execute no code.
+
+A message with no word the classifier knows (nlp/known_words.py) and no lexicon entity gets
+no intent, so FallbackClassifier asks the user to rephrase: the intercept alone would call
+a keyboard mash "yes".
 """
 
 import logging
@@ -23,9 +27,20 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlp.known_words import KnownWords
 
 logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "logistic_regression.npz"
@@ -50,6 +65,22 @@ class PresenceIntentClassifier(LogisticRegressionClassifier):
                  resource: Resource) -> None:
         super().__init__(config, name, model_storage, resource)
         self.clf.set_params(C=float(self.config["C"]))
+        self.known_words = KnownWords([])
+
+    def _has_evidence(self, message: Message) -> bool:
+        if not self.known_words:  # nothing to judge by (no intent data)
+            return True
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        return bool(message.get(ENTITIES)) or any(self.known_words.recognises(t.text) for t in tokens)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        messages = super().process(messages)
+        for message in messages:
+            if not self._has_evidence(message):
+                # What Rasa's classifiers report when they cannot classify: no intent.
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        return messages
 
     def _create_X(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
         """One row per message: its sparse sentence features in pipeline order, as 0/1.
@@ -72,6 +103,8 @@ class PresenceIntentClassifier(LogisticRegressionClassifier):
         return X
 
     def train(self, training_data: TrainingData) -> Resource:
+        self.known_words = KnownWords(t.text for m in training_data.intent_examples
+                                      for t in m.get(TOKENS_NAMES[TEXT]) or [])
         resource = super().train(training_data)
         if hasattr(self.clf, "coef_"):  # not fitted when there was no intent data
             self.clf.coef_ = _column_major(self.clf.coef_)
@@ -80,7 +113,8 @@ class PresenceIntentClassifier(LogisticRegressionClassifier):
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as model_dir:
             np.savez(model_dir / WEIGHTS_FILE, coef=self.clf.coef_, intercept=self.clf.intercept_,
-                     classes=np.asarray(self.clf.classes_, dtype=str))
+                     classes=np.asarray(self.clf.classes_, dtype=str),
+                     known_words=np.asarray(sorted(self.known_words.words), dtype=str))
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -94,6 +128,7 @@ class PresenceIntentClassifier(LogisticRegressionClassifier):
                     clf.coef_ = _column_major(saved["coef"])
                     clf.intercept_ = saved["intercept"]
                     clf.n_features_in_ = clf.coef_.shape[1]
+                    component.known_words = KnownWords(saved["known_words"].tolist())
         except (ValueError, OSError, KeyError):
             # As Rasa's own classifier: a model trained without intent data has no weights.
             logger.debug("no trained weights for %s in the model", resource.name)

@@ -95,10 +95,35 @@ def test_saved_weights_load_without_pickle_and_predict_the_same(trained: Trained
     assert [ranking(m) for m in loaded.process(prepare(texts))] == [ranking(m) for m in clf.process(prepare(texts))]
 
 
-def test_a_message_without_features_still_gets_a_ranking(trained: Trained) -> None:
+def no_intent(msg: Message) -> bool:
+    """What FallbackClassifier turns into nlu_fallback whatever its threshold."""
+    return msg.get("intent") == {"name": None, "confidence": 0.0} and msg.get("intent_ranking") == []
+
+
+def test_a_message_without_features_gets_no_intent_instead_of_failing(trained: Trained) -> None:
     (msg,) = trained.clf.process([Message(data={"text": "?"})])
+    assert no_intent(msg)
+
+
+@pytest.mark.parametrize("text", ["asdkjh", "qwerty zxcvb", "kjsdfh sdjkfh"])
+def test_a_keyboard_mash_gets_no_intent_not_the_prior(trained: Trained, text: str) -> None:
+    for clf in (trained.clf, load_saved(trained)):  # the vocabulary is saved with the weights
+        (msg,) = clf.process(trained.prepare([text]))
+        assert no_intent(msg)
+
+
+def test_one_known_or_nearly_known_word_is_enough_evidence(trained: Trained) -> None:
+    for msg in trained.clf.process(trained.prepare(["helo", "asdkjh baclofen", "sideefects"])):
+        assert msg.get("intent")["name"] in EXAMPLES
+        assert len(msg.get("intent_ranking")) == len(EXAMPLES)
+
+
+def test_a_lexicon_entity_is_evidence(trained: Trained) -> None:
+    """The lexicon matches drug and brand names that training never used ("Lioresal")."""
+    (msg,) = trained.prepare(["qzxv"])
+    msg.set("entities", [{"entity": "drug", "value": "lioresal", "start": 0, "end": 4}])
+    (msg,) = trained.clf.process([msg])
     assert msg.get("intent")["name"] in EXAMPLES
-    assert len(msg.get("intent_ranking")) == len(EXAMPLES)
 
 
 def test_weights_are_laid_out_for_the_per_message_product(trained: Trained) -> None:

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import compose
 from knowledge import store
 from knowledge.store import Entry
-from knowledge.topics import POPULATIONS, TOPICS
+from knowledge.topics import POPULATIONS, TOPICS, topic_of_aspect
 from safety import personal_dosing
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,8 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         if drugs and topic != "interactions":
             topic = "interactions"  # "what about with oxycodone?" is about combining medicines
         elif aspects and not any(a in TOPICS.get(topic or "", ()) for a in aspects):
-            topic = topic_owning(aspects) or topic  # "how often is it refilled?" → pump
+            # "how often is it refilled?" → pump; a bare "dose?" → dosage
+            topic = next((t for t in map(topic_of_aspect, aspects) if t), topic)
         if not drugs and topic == "interactions":
             drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:] if not (populations or forms) else []
         if topic == tracker.get_slot("topic"):
@@ -135,15 +136,6 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
     if topic not in TOPICS or topic == "emergency":
         topic = None
     return Question(intent, text, topic, drugs[:MAX_DRUGS], aspects, population, form)
-
-
-def topic_owning(aspects: Sequence[str]) -> Optional[str]:
-    """The one topic that has a subtopic for these aspects, if exactly one does."""
-    for aspect in aspects:
-        owners = [t for t, subs in TOPICS.items() if aspect in subs and t != "emergency"]
-        if len(owners) == 1:
-            return owners[0]
-    return None
 
 
 def candidate_subtopics(q: Question) -> List[str]:
@@ -216,14 +208,14 @@ def clarify_topic(q: Question) -> List[compose.Message]:
 def answer_messages(q: Question) -> List[compose.Message]:
     """The normal (non-emergency) answer to a knowledge question."""
     if personal_dosing.is_conversion_request(q.text):
-        return compose.compose(store.entries("pump", ["dosing"]), "pump_team", preface=CONVERSION_PREFACE)
+        return compose.compose(store.entries("pump", ["dosage"]), "pump_team", preface=CONVERSION_PREFACE)
     if q.drugs and q.topic in (None, "dosage", "how_to_take"):
         # "how much ibuprofen can I take with baclofen?" is about combining medicines.
         return interaction_messages(q)
     if personal_dosing.is_personal_dosing_request(q.text) and q.topic in (None, "dosage", "pump"):
         topic = "pump" if q.topic == "pump" or q.form == "intrathecal" else "dosage"
         # A child's or kidney patient's question gets that group's entry, not the adult maximum.
-        subs = ["dosing"] if topic == "pump" else [q.population or "maximum"]
+        subs = ["dosage"] if topic == "pump" else [q.population or "maximum"]
         entries = [e for s in subs if s for e in store.entries(topic, [s]) if e.subtopic == s]
         return compose.compose(_dedupe(entries) or store.entries(topic, ["overview"]),
                                AUDIENCE[topic], preface=PERSONAL_DOSE_PREFACE)

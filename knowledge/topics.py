@@ -6,7 +6,7 @@ answer given when a question names no narrower subtopic. Lexicon `aspect`,
 extracted entity can select an entry directly.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 TOPICS: Dict[str, Tuple[str, ...]] = {
     "about": ("overview", "mechanism", "brands", "controlled_substance"),
@@ -36,7 +36,7 @@ TOPICS: Dict[str, Tuple[str, ...]] = {
     "overdose": ("overview", "signs", "what_to_do", "kidney", "intrathecal"),
     "storage": ("overview", "tablets", "liquid", "oral_solution", "oral_suspension", "granules", "intrathecal"),
     "pump": (
-        "overview", "screening", "dosing", "refill", "alarm", "battery", "mri",
+        "overview", "screening", "dosage", "refill", "alarm", "battery", "mri",
         "travel", "infection", "withdrawal", "overdose",
     ),
     # subtopics are the red-flag kinds of safety/red_flags.py
@@ -53,3 +53,13 @@ FORMS = ("tablets", "liquid", "granules", "intrathecal")
 
 def is_valid(topic: str, subtopic: str) -> bool:
     return subtopic in TOPICS.get(topic, ())
+
+
+def topic_of_aspect(aspect: str) -> Optional[str]:
+    """The topic a bare aspect is about, if one is: itself when it names a topic ("dose?" →
+    dosage, "overdose" → overdose, even though the pump topic has such subtopics too), else
+    the one topic that has it as a subtopic ("refill" → pump, "newborn" → pregnancy)."""
+    if aspect in TOPICS and aspect != "emergency":
+        return aspect
+    owners = [t for t, subs in TOPICS.items() if aspect in subs and t != "emergency"]
+    return owners[0] if len(owners) == 1 and aspect != "overview" else None

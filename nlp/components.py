@@ -41,7 +41,7 @@ import scipy.sparse
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 
-from knowledge.topics import FORMS, POPULATIONS, TOPICS
+from knowledge.topics import FORMS, POPULATIONS, TOPICS, topic_of_aspect
 
 import nlp.rasa_patches  # noqa: F401  (loaded with our model: measured Rasa performance fixes)
 from nlp import lexicon_matcher as lm
@@ -289,16 +289,6 @@ INTERACTIONS_INTENT = "ask_interactions"
 _PRONOUNS = frozenset({"it", "its", "it's", "this", "that", "them"})
 
 
-def _topic_specific_aspects() -> frozenset:
-    """Aspects that belong to exactly one knowledge topic (refill → pump, newborn → pregnancy)."""
-    owners: Dict[str, set] = {}
-    for topic, subs in TOPICS.items():
-        if topic != "emergency":
-            for sub in subs:
-                owners.setdefault(sub, set()).add(topic)
-    return frozenset(s for s, t in owners.items() if len(t) == 1 and s != "overview")
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class IntentRules(LexiconComponent):
     """Deterministic corrections of the classifier from what the lexicon found.
@@ -308,15 +298,12 @@ class IntentRules(LexiconComponent):
     2. Interactions: `out_of_scope` for a message naming baclofen AND another drug is
        `ask_interactions` ("how much ibuprofen can I take with baclofen?").
     3. Rescue: `nlu_fallback` (or `out_of_scope` for a message about baclofen, "it", or a
-       form such as "my pump") with an aspect only one topic has is `follow_up`, which the
-       action resolves to that topic ("how often is it refilled?" → pump refills); and an
+       form such as "my pump") with an aspect that belongs to one topic (topic_of_aspect) is
+       `follow_up`, which the action resolves to that topic ("how often is it refilled?" →
+       pump refills, a bare "dose?" → dosage); and an
        unsure message naming another drug is a follow-up about taking it with baclofen.
     Place after the classifier and FallbackClassifier, before RedFlagDetector.
     """
-
-    def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
-        super().__init__(config, nlp)
-        self.specific_aspects = _topic_specific_aspects()
 
     def corrected_intent(self, intent: Optional[str], text: str) -> Optional[str]:
         """The intent the rules give this message, or None to keep the classifier's."""
@@ -330,7 +317,7 @@ class IntentRules(LexiconComponent):
             return OUT_OF_SCOPE_INTENT
         if intent == OUT_OF_SCOPE_INTENT and other_drug and names_baclofen:
             return INTERACTIONS_INTENT
-        specific = any(e.label_ == lm.ASPECT and e.ent_id_ in self.specific_aspects for e in doc.ents)
+        specific = any(e.label_ == lm.ASPECT and topic_of_aspect(e.ent_id_) for e in doc.ents)
         if specific and not other_drug and (intent == FALLBACK_INTENT
                                             or (intent == OUT_OF_SCOPE_INTENT and refers_to_baclofen)):
             return FOLLOW_UP_INTENT

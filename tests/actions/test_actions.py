@@ -198,3 +198,24 @@ def test_follow_up_whose_aspect_belongs_to_another_topic_switches_topic():
     refill = store.entries("pump", ["refill"])[0]
     assert refill.text.strip() in texts[0]
     assert SlotSet("topic", "pump") in events
+
+
+@pytest.mark.parametrize("aspect, topic", [("dosage", "dosage"), ("overdose", "overdose")])
+def test_a_bare_aspect_that_names_a_topic_answers_that_topic_not_the_pump(aspect, topic):
+    """"dose?" or "overdose" alone: the pump topic has such subtopics too, but the
+    question is the whole topic's (its oral overview first)."""
+    tracker = tracker_for(aspect, "follow_up", entities=[{"entity": "aspect", "value": aspect}],
+                          slots={"topic": None})
+    texts, _, events = run(actions.ActionAnswer(), tracker)
+    assert_medical_reply(texts)
+    overview = store.entries(topic, ["overview"])[0]
+    assert overview.text.strip() in texts[0]
+    assert SlotSet("topic", topic) in events
+
+
+def test_a_dose_follow_up_inside_the_pump_topic_stays_with_the_pump():
+    tracker = tracker_for("and the dose?", "follow_up", entities=[{"entity": "aspect", "value": "dosage"}],
+                          slots={"topic": "pump"})
+    texts, _, _ = run(actions.ActionAnswer(), tracker)
+    assert store.entries("pump", ["dosage"])[0].text.strip() in texts[0]
+

@@ -172,6 +172,7 @@ def test_intent_rules_turn_baclofen_plus_drug_into_interactions_and_rescue_aspec
     assert rules.corrected_intent("nlu_fallback", "and what if I also have a glass of wine?") == "follow_up"
     assert rules.corrected_intent("nlu_fallback", "what could happen to the newborn?") == "follow_up"
     assert rules.corrected_intent("out_of_scope", "what could happen to the newborn?") is None
+    assert rules.corrected_intent("nlu_fallback", "dose?") == "follow_up"  # the action answers dosage
 
 
 # --------------------------------------------------------------------------- featurizer

@@ -128,6 +128,8 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         elif aspects and not any(a in TOPICS.get(topic or "", ()) for a in aspects):
             # "how often is it refilled?" → pump; a bare "dose?" → dosage
             topic = next((t for t in map(topic_of_aspect, aspects) if t), topic)
+        if topic is None and form == "intrathecal":
+            topic = "pump"  # "tell me about the pump" with nothing before it is a pump question
         if not drugs and topic == "interactions":
             drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:] if not (populations or forms) else []
         if topic == tracker.get_slot("topic"):

@@ -219,3 +219,12 @@ def test_a_dose_follow_up_inside_the_pump_topic_stays_with_the_pump():
     texts, _, _ = run(actions.ActionAnswer(), tracker)
     assert store.entries("pump", ["dosage"])[0].text.strip() in texts[0]
 
+
+def test_a_follow_up_naming_the_pump_with_nothing_before_it_is_a_pump_question():
+    """Text search ranked the MRI and epidural-morphine entries first for "tell me about the pump"."""
+    tracker = tracker_for("tell me about the pump", "follow_up",
+                          entities=[{"entity": "form", "value": "intrathecal"}], slots={"topic": None})
+    texts, _, events = run(actions.ActionAnswer(), tracker)
+    assert_medical_reply(texts)
+    assert store.entries("pump", ["overview"])[0].text.strip() in texts[0]
+    assert SlotSet("topic", "pump") in events

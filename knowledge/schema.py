@@ -22,7 +22,9 @@ from knowledge.topics import FORMS, POPULATIONS, TOPICS, is_valid
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 PathLike = Union[str, "os.PathLike[str]"]
 
-ENTRY_FIELDS = ("id", "topic", "subtopic", "text", "source", "reviewed")
+ENTRY_FIELDS = ("id", "topic", "subtopic", "title", "text", "questions", "source", "reviewed")
+# Being phased in while the content gains titles and questions; see _check_entry.
+OPTIONAL_ENTRY_FIELDS = ("title", "questions")
 SOURCE_FIELDS = ("doc", "section")
 LEXICON_SECTIONS = ("baclofen", "classes", "drugs", "forms", "populations", "aspects")
 CLASS_FIELDS = ("name", "terms")
@@ -476,6 +478,8 @@ class ContentEntry:
     topic: str
     subtopic: str
     text: str
+    title: str
+    questions: Tuple[str, ...]
     source_doc: str
     source_section: str
     reviewed: dt.date
@@ -505,7 +509,7 @@ def _check_entry(
     entry_id = item.get("id")
     label = f"entry '{entry_id}'" if isinstance(entry_id, str) else "entry"
     for name in ENTRY_FIELDS:
-        if name not in item:
+        if name not in item and name not in OPTIONAL_ENTRY_FIELDS:
             problem(item.line, f"{label}: missing field '{name}'")
     for name in item:
         if name not in ENTRY_FIELDS:
@@ -517,8 +521,10 @@ def _check_entry(
     topic, subtopic = item.get("topic"), item.get("subtopic")
     if "topic" in item and (not isinstance(topic, str) or topic not in TOPICS):
         problem(item.line_of("topic"), f"{label}: unknown topic {topic!r} (see knowledge/topics.py)")
-    elif "subtopic" in item and (not isinstance(subtopic, str) or not is_valid(topic, subtopic)):
-        problem(item.line_of("subtopic"), f"{label}: unknown subtopic {subtopic!r} for topic '{topic}'")
+    elif "subtopic" in item and topic == "emergency" and not is_valid(topic, subtopic):
+        problem(item.line_of("subtopic"), f"{label}: unknown red-flag kind {subtopic!r} (knowledge/topics.py)")
+    elif "subtopic" in item and (not isinstance(subtopic, str) or not LEXICON_ID.match(subtopic)):
+        problem(item.line_of("subtopic"), f"{label}: subtopic must be lower-case words joined by _ (e.g. half_life)")
 
     text = item.get("text")
     if "text" in item:
@@ -532,6 +538,16 @@ def _check_entry(
     if "source" in item:
         _check_source(source, item.line_of("source"), label, sources, problem)
 
+    title = item.get("title")
+    if "title" in item and (not isinstance(title, str) or not 3 <= len(title.strip()) <= 70):
+        problem(item.line_of("title"), f"{label}: title must be 3 to 70 characters, e.g. How long it stays in the body")
+    questions = item.get("questions")
+    if "questions" in item and (
+        not isinstance(questions, list) or not questions
+        or not all(isinstance(q, str) and q.strip() for q in questions)
+    ):
+        problem(item.line_of("questions"), f"{label}: questions must be a non-empty list of question texts")
+
     reviewed = item.get("reviewed")
     if "reviewed" in item and (not isinstance(reviewed, dt.date) or isinstance(reviewed, dt.datetime)):
         problem(item.line_of("reviewed"), f"{label}: reviewed must be a date like 2026-11-22, not {reviewed!r}")
@@ -540,6 +556,8 @@ def _check_entry(
         return None
     return ContentEntry(
         id=entry_id, topic=topic, subtopic=subtopic, text=" ".join(text.split()),
+        title=" ".join(title.split()) if isinstance(title, str) else "",
+        questions=tuple(" ".join(q.split()) for q in questions or ()),
         source_doc=source["doc"], source_section=" ".join(source["section"].split()),
         reviewed=reviewed, path=shown, line=item.line,
     )

@@ -55,7 +55,8 @@ def canonical_content(knowledge: Knowledge) -> bytes:
     """The content as sorted, compact JSON: equal content gives equal bytes."""
     entries = [
         {
-            "id": e.id, "topic": e.topic, "subtopic": e.subtopic, "text": e.text,
+            "id": e.id, "topic": e.topic, "subtopic": e.subtopic, "title": e.title, "text": e.text,
+            "questions": list(e.questions),
             "source": {"doc": e.source_doc, "section": e.source_section},
             "reviewed": e.reviewed.isoformat(),
         }
@@ -95,18 +96,26 @@ def _prepare_tables(conn: Connection) -> None:
 def _rows(knowledge: Knowledge) -> Dict[Any, List[Dict[str, Any]]]:
     lexicon = knowledge.lexicon
     return {
-        Source: [{"key": k, "title": " ".join(v["title"].split())} for k, v in knowledge.sources.items()],
+        Source: [{"key": k, "title": " ".join(v["title"].split()), "url": v.get("url")}
+                 for k, v in knowledge.sources.items()],
         DrugClass: [{"id": k, "name": v["name"]} for k, v in lexicon["classes"].items()],
         Drug: [{"id": k, "name": v["name"], "class_id": v["class"]} for k, v in lexicon["drugs"].items()],
         Entry: [
             {
-                "id": e.id, "position": i, "topic": e.topic, "subtopic": e.subtopic, "text": e.text,
+                "id": e.id, "position": i, "topic": e.topic, "subtopic": e.subtopic,
+                "title": e.title or _title_from_id(e.id), "text": e.text,
                 "source_doc": e.source_doc, "source_section": e.source_section, "reviewed": e.reviewed,
             }
             for i, e in enumerate(knowledge.entries)
         ],
         Term: [{"term": t.term, "kind": t.kind, "target_id": t.target_id} for t in lexicon_terms(lexicon)],
     }
+
+
+def _title_from_id(entry_id: str) -> str:
+    """Only for content written before entries had titles: "dosage-maximum" → "Dosage maximum"."""
+    words = entry_id.replace("-", " ")
+    return words[:1].upper() + words[1:]
 
 
 def load(conn: Connection, knowledge: Knowledge, version: str) -> BuildResult:

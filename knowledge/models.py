@@ -11,7 +11,7 @@ from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import declarative_base
 
 # Part of the content hash: changing the tables forces a rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Base = declarative_base()
 
@@ -21,6 +21,7 @@ class Source(Base):
 
     key = Column(String(32), primary_key=True)  # e.g. TAB, OZO (knowledge/sources.yml)
     title = Column(Text, nullable=False)
+    url = Column(Text, nullable=True)  # the document itself, when sources.yml gives it
 
 
 class Entry(Base):
@@ -29,7 +30,8 @@ class Entry(Base):
     id = Column(String(120), primary_key=True)
     position = Column(Integer, nullable=False)  # authoring order, for stable answers
     topic = Column(String(40), nullable=False)
-    subtopic = Column(String(40), nullable=False)
+    subtopic = Column(String(60), nullable=False)
+    title = Column(Text, nullable=False)  # names the answer on a "did you mean" button
     text = Column(Text, nullable=False)
     source_doc = Column(String(32), ForeignKey("kb_sources.key"), nullable=False)
     source_section = Column(Text, nullable=False)

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import yaml
 
-from knowledge.topics import FORMS, POPULATIONS, TOPICS, is_valid
+from knowledge.topics import EMERGENCY, FORMS, POPULATIONS, RED_FLAG_KINDS, TOPICS
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 PathLike = Union[str, "os.PathLike[str]"]
@@ -27,14 +27,12 @@ ENTRY_FIELDS = ("id", "topic", "subtopic", "title", "text", "questions", "source
 OPTIONAL_ENTRY_FIELDS = ("title", "questions")
 SOURCE_FIELDS = ("doc", "section")
 LEXICON_SECTIONS = ("baclofen", "classes", "drugs", "forms", "populations", "aspects")
+# Optional: words for the same thing, used only by the answer ranker (not entities).
+OPTIONAL_LEXICON_SECTIONS = ("concepts",)
 CLASS_FIELDS = ("name", "terms")
 DRUG_FIELDS = ("name", "class", "terms")
 TERM_KINDS = ("drug", "class", "baclofen", "form", "population", "aspect")
 
-CLASS_IDS = frozenset(s for s in TOPICS["interactions"] if s != "overview")
-# Aspect ids select an entry directly, so they must be a subtopic of some
-# answerable topic (emergency subtopics are red-flag kinds, not aspects).
-ASPECT_IDS = frozenset(s for t, subs in TOPICS.items() if t != "emergency" for s in subs)
 # Length limits match the columns of knowledge/models.py (PostgreSQL enforces them).
 KEBAB_ID = re.compile(r"^(?=.{1,120}$)[a-z0-9]+(?:-[a-z0-9]+)*$")
 LEXICON_ID = re.compile(r"^(?=.{1,60}$)[a-z0-9]+(?:[_-][a-z0-9]+)*$")
@@ -376,7 +374,7 @@ def _validate_lexicon(data: Any, shown: str, problems: List[Problem]) -> Dict[st
         if name not in data:
             check.problem(data.line, f"missing section '{name}'")
     for name in data:
-        if name not in LEXICON_SECTIONS:
+        if name not in LEXICON_SECTIONS + OPTIONAL_LEXICON_SECTIONS:
             check.problem(data.line_of(name), f"unknown section '{name}'")
 
     if "baclofen" in data:
@@ -387,8 +385,6 @@ def _validate_lexicon(data: Any, shown: str, problems: List[Problem]) -> Dict[st
         for cid, value, line in check.ids(data["classes"], "classes", data.line_of("classes")):
             class_ids.add(cid)
             label = f"classes.{cid}"
-            if cid not in CLASS_IDS:
-                check.problem(line, f"{label}: class id must be an interactions subtopic in knowledge/topics.py")
             if check.fields(value, line, label, CLASS_FIELDS):
                 _check_name(check, value, label)
                 if "terms" in value:
@@ -408,16 +404,22 @@ def _validate_lexicon(data: Any, shown: str, problems: List[Problem]) -> Dict[st
             if "terms" in value:
                 check.terms(value["terms"], value.line_of("terms"), "drug", did, label)
 
-    allowed_ids = {"forms": ("form", FORMS), "populations": ("population", POPULATIONS), "aspects": ("aspect", ASPECT_IDS)}
+    # Aspect ids are free: they are words of the answer ranker, not entry keys.
+    allowed_ids = {"forms": ("form", FORMS), "populations": ("population", POPULATIONS), "aspects": ("aspect", None)}
     for section, (kind, valid) in allowed_ids.items():
         if section not in data:
             continue
         for key, value, line in check.ids(data[section], section, data.line_of(section)):
             label = f"{section}.{key}"
-            if key not in valid:
-                what = "a subtopic id" if section == "aspects" else f"one of {', '.join(sorted(valid))}"
-                check.problem(line, f"{label}: id must be {what} (knowledge/topics.py)")
+            if valid is not None and key not in valid:
+                check.problem(line, f"{label}: id must be one of {', '.join(sorted(valid))} (knowledge/topics.py)")
             check.terms(value, line, kind, key, label)
+    if "concepts" in data:
+        # A separate vocabulary: a concept word may also be an entity term ("sleepy"),
+        # but within the concepts each phrase means one thing.
+        concepts = _LexiconChecker(shown, problems)
+        for key, value, line in concepts.ids(data["concepts"], "concepts", data.line_of("concepts")):
+            concepts.terms(value, line, "concept", key, f"concepts.{key}")
     return _plain(data)
 
 
@@ -495,7 +497,8 @@ class Knowledge:
 
 
 def _check_entry(
-    item: Any, index_line: int, shown: str, sources: Optional[frozenset], problems: List[Problem]
+    item: Any, index_line: int, shown: str, sources: Optional[frozenset], problems: List[Problem],
+    asked: Optional[Dict[str, Tuple[str, int, str]]] = None,
 ) -> Optional[ContentEntry]:
     """Check one entry; return it when it is complete and correct."""
     start = len(problems)
@@ -519,9 +522,9 @@ def _check_entry(
         problem(item.line_of("id"), f"{label}: id must be kebab-case text of at most 120 characters, e.g. dosage-maximum")
 
     topic, subtopic = item.get("topic"), item.get("subtopic")
-    if "topic" in item and (not isinstance(topic, str) or topic not in TOPICS):
+    if "topic" in item and (not isinstance(topic, str) or (topic not in TOPICS and topic != EMERGENCY)):
         problem(item.line_of("topic"), f"{label}: unknown topic {topic!r} (see knowledge/topics.py)")
-    elif "subtopic" in item and topic == "emergency" and not is_valid(topic, subtopic):
+    elif "subtopic" in item and topic == EMERGENCY and subtopic not in RED_FLAG_KINDS:
         problem(item.line_of("subtopic"), f"{label}: unknown red-flag kind {subtopic!r} (knowledge/topics.py)")
     elif "subtopic" in item and (not isinstance(subtopic, str) or not LEXICON_ID.match(subtopic)):
         problem(item.line_of("subtopic"), f"{label}: subtopic must be lower-case words joined by _ (e.g. half_life)")
@@ -547,6 +550,8 @@ def _check_entry(
         or not all(isinstance(q, str) and q.strip() for q in questions)
     ):
         problem(item.line_of("questions"), f"{label}: questions must be a non-empty list of question texts")
+    elif "questions" in item:
+        _check_questions(questions, item.line_of("questions"), label, shown, asked if asked is not None else {}, problem)
 
     reviewed = item.get("reviewed")
     if "reviewed" in item and (not isinstance(reviewed, dt.date) or isinstance(reviewed, dt.datetime)):
@@ -561,6 +566,30 @@ def _check_entry(
         source_doc=source["doc"], source_section=" ".join(source["section"].split()),
         reviewed=reviewed, path=shown, line=item.line,
     )
+
+
+_ANNOTATION = re.compile(r"[\[\]{}]")
+
+
+def question_key(text: str) -> str:
+    """How two questions are compared: case, spacing and end punctuation aside."""
+    return " ".join(text.lower().split()).strip("?!.,;: ")
+
+
+def _check_questions(questions: List[str], line: int, label: str, shown: str,
+                     asked: Dict[str, Tuple[str, int, str]], problem: Any) -> None:
+    """A question belongs to one entry (the ranker and the intent classifier learn from it),
+    and must not contain Rasa's annotation characters (it becomes a training example)."""
+    for index, question in enumerate(questions):
+        at = questions.line_at(index) if isinstance(questions, LineList) else line
+        if _ANNOTATION.search(question):
+            problem(at, f"{label}: a question must not contain [ ] {{ }} (Rasa reads them as annotations)")
+        key = question_key(question)
+        if key in asked:
+            first_path, first_line, first_label = asked[key]
+            problem(at, f"{label}: question {question!r} is already asked at {first_path}:{first_line} ({first_label})")
+        else:
+            asked[key] = (shown, at, label)
 
 
 def _check_source(source: Any, line: int, label: str, sources: Optional[frozenset], problem: Any) -> None:
@@ -589,6 +618,7 @@ def _entries_from(
     sources: Optional[frozenset],
     seen: Dict[str, Tuple[str, int]],
     problems: List[Problem],
+    asked: Optional[Dict[str, Tuple[str, int, str]]] = None,
 ) -> List[ContentEntry]:
     shown = _display(path)
     before = len(problems)
@@ -613,7 +643,7 @@ def _entries_from(
                 )
             else:
                 seen[entry_id] = (shown, id_line)
-        entry = _check_entry(item, line, shown, sources, problems)
+        entry = _check_entry(item, line, shown, sources, problems, asked)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -639,9 +669,10 @@ def load_knowledge(root: Optional[PathLike] = None) -> Knowledge:
     if not files:
         problems.append(Problem(_display(base / "content"), 0, "no content files (*.yml)"))
     seen: Dict[str, Tuple[str, int]] = {}
+    asked: Dict[str, Tuple[str, int, str]] = {}
     entries: List[ContentEntry] = []
     for path in files:
-        entries.extend(_entries_from(path, known_sources, seen, problems))
+        entries.extend(_entries_from(path, known_sources, seen, problems, asked))
     if problems:
         raise ValidationError(problems)
     return Knowledge(sources=sources, lexicon=lexicon, entries=tuple(entries))

@@ -11,12 +11,10 @@ callers can show a safe apology.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import sqlite3
 import threading
 from functools import lru_cache
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -48,6 +46,8 @@ class Entry:
     source_section: str
     source_title: str
     reviewed: dt.date
+    title: str = ""
+    source_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,14 @@ def get_engine() -> Engine:
 
 def reset() -> None:
     """Drop the engine (e.g. after a fork or a URL change); the next call makes a new one."""
-    global _engine, _search_cache
+    global _engine
     with _engine_lock:
         if _engine is not None:
             _engine.dispose()
         _engine = None
-        _search_cache = None
         _topic_entries.cache_clear()
         _interaction.cache_clear()
+        _answerable.cache_clear()
 
 
 @contextmanager
@@ -127,24 +127,25 @@ def _session() -> Iterator[Session]:
 
 def _entry_query():  # type: ignore[no-untyped-def]
     return (
-        select(models.Entry, models.Source.title)
+        select(models.Entry, models.Source.title, models.Source.url)
         .outerjoin(models.Source, models.Source.key == models.Entry.source_doc)
         .order_by(models.Entry.position)
     )
 
 
-def _to_entry(row: models.Entry, title: Optional[str]) -> Entry:
+def _to_entry(row: models.Entry, title: Optional[str], url: Optional[str] = None) -> Entry:
     return Entry(
         id=row.id, topic=row.topic, subtopic=row.subtopic, text=row.text,
         source_doc=row.source_doc, source_section=row.source_section,
         source_title=title or row.source_doc, reviewed=row.reviewed,
+        title=row.title, source_url=url,
     )
 
 
 def _entries_where(*conditions) -> List[Entry]:  # type: ignore[no-untyped-def]
     with _session() as session:
         rows = session.execute(_entry_query().where(*conditions)).all()
-        return [_to_entry(entry, title) for entry, title in rows]
+        return [_to_entry(entry, title, url) for entry, title, url in rows]
 
 
 def entries(topic: str, subtopics: Sequence[str] = ()) -> List[Entry]:
@@ -175,6 +176,24 @@ def entry(entry_id: str) -> Optional[Entry]:
         return None
     found = _entries_where(models.Entry.id == entry_id)
     return found[0] if found else None
+
+
+def answerable() -> Tuple[Entry, ...]:
+    """Every entry a knowledge question can be answered with (emergency advice excluded),
+    in authoring order: what the entry ranker's ids are looked up in (cached)."""
+    return _answerable()
+
+
+def entries_by_id(ids: Sequence[str]) -> List[Entry]:
+    """The answerable entries with these ids, in the order asked; unknown ids are left out
+    (the trained ranker may name an entry a newer knowledge base no longer has)."""
+    known = {e.id: e for e in answerable()}
+    return [known[i] for i in ids if isinstance(i, str) and i in known]
+
+
+@lru_cache(maxsize=1)
+def _answerable() -> Tuple[Entry, ...]:
+    return tuple(_entries_where(models.Entry.topic != "emergency"))
 
 
 # ----------------------------------------------------------------- drugs
@@ -272,104 +291,18 @@ def _interaction_uncached(term: str) -> InteractionAnswer:
             return InteractionAnswer(asked, None, True, " ".join(e.text for e in found), tuple(found))
     if match is None:
         return _no_information(asked, None, _display_name(asked))
-    if match.class_id is None:
-        return _no_information(asked, match, match.name)
-    found = _entries_where(models.Entry.topic == "interactions", models.Entry.subtopic == match.class_id)
-    if not found:  # a class without content: say nothing rather than guess
+    # What the sources say about this drug itself ("tramadol") comes first, then its class.
+    own = _entries_where(models.Entry.topic == "interactions", models.Entry.subtopic == match.drug_id) \
+        if match.drug_id else []
+    of_class = _entries_where(models.Entry.topic == "interactions", models.Entry.subtopic == match.class_id) \
+        if match.class_id else []
+    found = own + [e for e in of_class if e.id not in {o.id for o in own}]
+    if not found:  # no information, or a class without content: say nothing rather than guess
         return _no_information(asked, match, match.name)
     return InteractionAnswer(asked, match, True, " ".join(e.text for e in found), tuple(found))
 
 
-# ---------------------------------------------------------------- search
-
-_STOPWORDS = frozenset(
-    "a about after again all also am an and any are as at be been before being but by can could "
-    "did do does doing for from get got had has have having he her him his how i if in into is it "
-    "its just me might more most my no not of on or our out should so some such than that the their "
-    "them then there these they this those to too up very was we were what when where which while "
-    "who why will with would you your baclofen".split()
-)
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def _tokens(text: str) -> List[str]:
-    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS]
-
-
-@dataclass(frozen=True)
-class _SearchIndex:
-    version: Optional[str]
-    entries: Tuple[Entry, ...]
-    counts: Tuple[Counter, ...]
-    document_frequency: Dict[str, int]
-    average_length: float
-
-
-_search_cache: Optional[_SearchIndex] = None
-
-
-def _index() -> _SearchIndex:
-    """BM25 index over the entries, rebuilt only when the knowledge base version changes."""
-    global _search_cache
-    with _session() as session:
-        version = session.execute(select(models.Meta.version).where(models.Meta.id == 1)).scalar()
-        cached = _search_cache
-        if cached is not None and cached.version == version:
-            return cached
-        rows = session.execute(_entry_query().where(models.Entry.topic != "emergency")).all()
-        found = tuple(_to_entry(e, title) for e, title in rows)
-    # Topic and subtopic words count too, so "side effects" finds side_effects entries.
-    counts = tuple(
-        Counter(_tokens(f"{e.text} {e.topic.replace('_', ' ')} {e.subtopic.replace('_', ' ')}")) for e in found
-    )
-    frequency: Counter = Counter()
-    for c in counts:
-        frequency.update(c.keys())
-    average = sum(sum(c.values()) for c in counts) / len(counts) if counts else 0.0
-    index = _SearchIndex(version, found, counts, dict(frequency), average)
-    _search_cache = index
-    return index
-
-
-def search(text: str, limit: int = 3) -> List[Entry]:
-    """Best-matching entries for a free-text question (BM25 over entry text).
-
-    Emergency entries are left out: those are reached through the red-flag
-    detector, not through a loose word match.
-    """
-    if not isinstance(text, str) or not text.strip():
-        return []
-    limit = max(1, min(int(limit), 20)) if isinstance(limit, int) else 3
-    query = set(_tokens(text[:2000]))
-    index = _index()
-    if not query or not index.entries:
-        return []
-    n = len(index.entries)
-    k1, b = 1.2, 0.75
-    scored = []
-    for position, (item, counts) in enumerate(zip(index.entries, index.counts)):
-        length = sum(counts.values()) or 1
-        score = 0.0
-        for word in query:
-            tf = counts.get(word, 0)
-            if tf:
-                df = index.document_frequency[word]
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / index.average_length))
-        if score > 0:
-            scored.append((-score, position, item))
-    scored.sort(key=lambda s: (s[0], s[1]))
-    return [item for _, _, item in scored[:limit]]
-
-
-# ------------------------------------------------------- version, sources
+# --------------------------------------------------------------- version
 
 
 def version() -> KbVersion:
@@ -381,12 +314,3 @@ def version() -> KbVersion:
         if built_at.tzinfo is None:  # SQLite drops the zone; builds are stored in UTC
             built_at = built_at.replace(tzinfo=dt.timezone.utc)
         return KbVersion(meta.version[:SHORT_HASH], meta.version, built_at, meta.entry_count, meta.term_count)
-
-
-def source_line(item: Entry) -> str:
-    """E.g. "Source: FDA label for baclofen tablets, Dosage and Administration." """
-    title = re.sub(r"\s*\([^)]*\)", "", item.source_title or item.source_doc).strip(" .,;")
-    if len(title) > 90:
-        title = title[:90].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
-    section = item.source_section.strip().rstrip(".")
-    return f"Source: {title}, {section}." if section else f"Source: {title}."

@@ -1,65 +1,37 @@
-"""Topic and subtopic ids: the one vocabulary shared by content, NLU and actions.
+"""Topic ids: the one vocabulary shared by content, NLU intents and actions.
 
-Every knowledge entry has a topic and a subtopic from here. "overview" is the
-answer given when a question names no narrower subtopic. Lexicon `aspect`,
-`population` and `form` values are chosen to equal subtopic ids so that an
-extracted entity can select an entry directly.
+Every knowledge entry has one of TOPICS (an `ask_<topic>` intent routes there, and
+the topic chooses who the closing line refers the person to). Inside a topic, an
+entry's `subtopic` is a free id written in the entry itself: adding a fact never
+needs a change here. "overview" marks a topic's general answer.
+
+Emergency entries are the exception: their subtopic is a red-flag kind, because the
+red-flag detector (safety/red_flags.py) names the advice it needs by kind.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Tuple
 
-TOPICS: Dict[str, Tuple[str, ...]] = {
-    "about": ("overview", "mechanism", "brands", "controlled_substance"),
-    "uses": ("overview", "approved", "intrathecal", "off_label", "not_recommended"),
-    "forms": ("overview", "tablets", "liquid", "granules", "intrathecal", "extended_release"),
-    "dosage": (
-        "overview", "starting", "titration", "maximum", "children", "kidney",
-        "older_adults", "liquid", "granules", "intrathecal",
-    ),
-    "how_to_take": ("overview", "food", "onset", "liquid", "granules"),
-    "missed_dose": ("overview",),
-    "stopping": ("overview", "withdrawal"),
-    "side_effects": ("overview", "common", "rare", "serious", "intrathecal", "what_to_do"),
-    # interactions subtopics are the interaction class ids of knowledge/lexicon.yml
-    "interactions": (
-        "overview", "alcohol", "cns_depressants", "opioids", "benzodiazepines",
-        "sedating_antihistamines", "gabapentinoids", "muscle_relaxants",
-        "tricyclic_antidepressants", "maoi", "antihypertensives", "levodopa",
-        "lithium", "antidiabetics", "anaesthetics", "epidural_morphine",
-    ),
-    "warnings": (
-        "overview", "epilepsy", "psychiatric", "stroke", "ovarian_cysts", "kidney",
-        "older_adults", "other_conditions", "contraindications", "posture", "sedation",
-    ),
-    "driving": ("overview",),
-    "pregnancy": ("overview", "pregnancy", "newborn", "breastfeeding"),
-    "overdose": ("overview", "signs", "what_to_do", "kidney", "intrathecal"),
-    "storage": ("overview", "tablets", "liquid", "oral_solution", "oral_suspension", "granules", "intrathecal"),
-    "pump": (
-        "overview", "screening", "dosage", "refill", "alarm", "battery", "mri",
-        "travel", "infection", "withdrawal", "overdose",
-    ),
-    # subtopics are the red-flag kinds of safety/red_flags.py
-    "emergency": (
-        "general", "overdose", "child_ingestion", "unresponsive", "breathing", "seizure",
-        "withdrawal_oral", "pump_withdrawal", "pump_alarm", "fever_rigidity",
-        "pump_infection", "newborn", "self_harm", "kidney_confusion",
-    ),
-}
+TOPICS: Tuple[str, ...] = (
+    "about", "uses", "forms", "dosage", "how_to_take", "missed_dose", "stopping",
+    "side_effects", "interactions", "warnings", "driving", "pregnancy", "overdose",
+    "storage", "pump",
+)
+EMERGENCY = "emergency"
+OVERVIEW = "overview"
 
-POPULATIONS = ("children", "older_adults", "kidney", "pregnancy", "breastfeeding")
-FORMS = ("tablets", "liquid", "granules", "intrathecal")
+# Subtopics of emergency entries: the kinds the red-flag detector reports.
+RED_FLAG_KINDS: Tuple[str, ...] = (
+    "general", "overdose", "child_ingestion", "unresponsive", "breathing", "seizure",
+    "withdrawal_oral", "pump_withdrawal", "pump_alarm", "fever_rigidity",
+    "pump_infection", "newborn", "self_harm", "kidney_confusion",
+)
+
+# Lexicon `populations` and `forms` ids. An entry whose subtopic is one of them is
+# about that group or form, and is preferred when the conversation is about it.
+POPULATIONS: Tuple[str, ...] = ("children", "older_adults", "kidney", "pregnancy", "breastfeeding")
+FORMS: Tuple[str, ...] = ("tablets", "liquid", "granules", "intrathecal")
 
 
-def is_valid(topic: str, subtopic: str) -> bool:
-    return subtopic in TOPICS.get(topic, ())
-
-
-def topic_of_aspect(aspect: str) -> Optional[str]:
-    """The topic a bare aspect is about, if one is: itself when it names a topic ("dose?" →
-    dosage, "overdose" → overdose, even though the pump topic has such subtopics too), else
-    the one topic that has it as a subtopic ("refill" → pump, "newborn" → pregnancy)."""
-    if aspect in TOPICS and aspect != "emergency":
-        return aspect
-    owners = [t for t, subs in TOPICS.items() if aspect in subs and t != "emergency"]
-    return owners[0] if len(owners) == 1 and aspect != "overview" else None
+def is_topic(topic: object) -> bool:
+    """An answerable knowledge topic (emergency advice is not one)."""
+    return isinstance(topic, str) and topic in TOPICS

@@ -15,7 +15,7 @@ which the pipeline's spelling component has already corrected):
      sentence about the distant past ("years ago", "as a child").
    Stated intent to self-harm ignores the hypothetical checks (but not negation,
    nor "is suicidal thinking a side effect?").
-3. KIND RULES combine live hits into the kinds of TOPICS["emergency"]
+3. KIND RULES combine live hits into the kinds of knowledge.topics.RED_FLAG_KINDS
    (e.g. pump mention + alarm sounding → pump_alarm).
 """
 
@@ -30,14 +30,14 @@ from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
-from knowledge.topics import TOPICS
+from knowledge.topics import RED_FLAG_KINDS
 from nlp.pipeline import parse
 
 logger = logging.getLogger(__name__)
 
 # Kinds the detector reports: the emergency subtopics. "general" is an emergency
 # stated outright ("this is an emergency", "call an ambulance") with no sign named.
-KINDS: Tuple[str, ...] = TOPICS["emergency"]
+KINDS: Tuple[str, ...] = RED_FLAG_KINDS
 
 # Reported first when several kinds fire: the most specific situation leads.
 PRIORITY: Tuple[str, ...] = (

@@ -1,25 +1,28 @@
-"""Which topic a bare aspect is about (knowledge/topics.py), shared by NLU and actions."""
+"""The topic vocabulary (knowledge/topics.py) is what intents, rules and content share."""
 
-import pytest
+from pathlib import Path
 
-from knowledge.topics import TOPICS, topic_of_aspect
+import yaml
 
+from knowledge.topics import EMERGENCY, RED_FLAG_KINDS, TOPICS, is_topic
+from safety import red_flags
 
-@pytest.mark.parametrize("aspect, topic", [
-    ("dosage", "dosage"),        # a pump subtopic too, but "dose?" is the dosage topic
-    ("overdose", "overdose"),    # likewise
-    ("refill", "pump"),          # only the pump topic has it
-    ("newborn", "pregnancy"),
-])
-def test_an_aspect_belongs_to_the_topic_it_names_or_its_only_owner(aspect, topic):
-    assert topic_of_aspect(aspect) == topic
+ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("aspect", ["overview", "withdrawal", "intrathecal", "general", "no_such_aspect"])
-def test_shared_unknown_and_emergency_aspects_belong_to_no_topic(aspect):
-    """withdrawal: stopping and pump; intrathecal: many; general: emergency kinds only."""
-    assert topic_of_aspect(aspect) is None
+def test_every_topic_has_its_intent_and_a_rule_that_answers_it():
+    domain = yaml.safe_load((ROOT / "bot/domain.yml").read_text())
+    rules = yaml.safe_load((ROOT / "data/rules/knowledge.yml").read_text())["rules"]
+    answered = {step["intent"] for rule in rules for step in rule["steps"] if "intent" in step}
+    for topic in TOPICS:
+        assert f"ask_{topic}" in domain["intents"], topic
+        assert f"ask_{topic}" in answered, topic
 
 
-def test_emergency_is_never_reached_through_an_aspect():
-    assert all(topic_of_aspect(a) != "emergency" for subs in TOPICS.values() for a in subs)
+def test_emergency_is_not_an_answerable_topic():
+    assert EMERGENCY not in TOPICS and not is_topic(EMERGENCY)
+    assert not is_topic(None) and not is_topic("no_such_topic") and is_topic("pump")
+
+
+def test_red_flag_kinds_are_the_detectors_kinds():
+    assert set(RED_FLAG_KINDS) == set(red_flags.KINDS)

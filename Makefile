@@ -9,7 +9,7 @@ help:
 	@echo "make test        run the whole test suite (what CI runs)"
 	@echo "make bench       performance benchmark against stock Rasa (prints JSON)"
 	@echo "make nlu-report  NLU figures on the held-out set and 5-fold cross-validation"
-	@echo "make clean       remove build output, models and test results"
+	@echo "make clean       remove build output, models, caches and test results"
 
 setup:
 	@scripts/setup.sh
@@ -33,4 +33,4 @@ nlu-report: build
 	@scripts/nlu_report.sh
 
 clean:
-	rm -rf build models results test-results .pytest_cache
+	rm -rf build models results test-results .pytest_cache .rasa bench/results

@@ -15,6 +15,8 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
 # Hard ceiling on any HTTP request body Sanic accepts (the channels cap message text far lower).
 export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}"
+# Rasa's cache of trained pipeline nodes: under build/, so `make clean` removes it.
+export RASA_CACHE_DIRECTORY="${RASA_CACHE_DIRECTORY:-$ROOT/build/rasa-cache}"
 # Telemetry off: no network at run time.
 export RASA_TELEMETRY_ENABLED=false
 

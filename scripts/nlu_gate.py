@@ -72,13 +72,13 @@ def normalised(text: str) -> str:
     return " ".join(text.lower().split()).strip("?!.,;: ")
 
 
-def unseen_heldout(heldout: Path, training: Path, out: Path) -> Tuple[Path, int]:
+def unseen_heldout(heldout: Path, training: List[Path], out: Path) -> Tuple[Path, int]:
     """Write the held-out lines that training does not contain; return the file and how
     many lines were left out. Annotations are kept (Rasa's own reader and writer)."""
     from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    seen = {normalised(m.get("text")) for m in load_data(str(training)).nlu_examples}
+    seen = {normalised(m.get("text")) for t in training if t.exists() for m in load_data(str(t)).nlu_examples}
     held = load_data(str(heldout))
     unseen = [m for m in held.nlu_examples if normalised(m.get("text")) not in seen]
     out.mkdir(parents=True, exist_ok=True)
@@ -101,12 +101,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=str(ROOT / "models/baclofen.tar.gz"))
     ap.add_argument("--nlu", default=str(ROOT / "tests/nlu/heldout.yml"))
-    ap.add_argument("--training", default=str(ROOT / "data/nlu"), help="lines also here are not scored")
+    ap.add_argument("--training", nargs="+", default=[str(ROOT / "data/nlu"), str(ROOT / "build/nlu")],
+                    help="lines also here are not scored (data/nlu and the entries' questions)")
     ap.add_argument("--out", default=str(ROOT / "results/nlu-heldout"))
     ap.add_argument("--no-gate", action="store_true", help="print the figures only")
     args = ap.parse_args()
     out = Path(args.out)
-    scored, left_out = unseen_heldout(Path(args.nlu), Path(args.training), out)
+    scored, left_out = unseen_heldout(Path(args.nlu), [Path(t) for t in args.training], out)
     run_rasa_test(Path(args.model), scored, out)
 
     report = load(out / "intent_report.json")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: `make test` (and .ci/run) runs exactly this.
-# Order: set-up → data validation → build + train → dialogue stories → NLU held-out gates → pytest
+# Order: set-up → build (data validation, train) → dialogue stories → NLU held-out gates → pytest
 # (unit, knowledge base on SQLite and PostgreSQL, safety sets, actions, channels, live
 # conversations over REST and socket.io, browser). pytest runs last so its summary closes the run.
 set -euo pipefail
@@ -12,11 +12,7 @@ mkdir -p build
 scripts/setup.sh
 scripts/system_deps.sh
 
-say "Validating Rasa training data"
-"$VENV/bin/rasa" data validate --fail-on-warnings --config bot/config.yml --domain bot/domain.yml \
-  --data data > build/validate.log 2>&1 || { tail -n 30 build/validate.log; die "rasa data validate failed"; }
-echo "training data is valid"
-
+# The build validates the training data (any warning fails it) before it trains.
 scripts/build.sh
 
 say "Conversation test stories (rasa test core)"

@@ -41,11 +41,11 @@ import scipy.sparse
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 
-from knowledge.topics import FORMS, POPULATIONS, TOPICS, topic_of_aspect
+from knowledge.topics import FORMS, POPULATIONS
 
 import nlp.rasa_patches  # noqa: F401  (loaded with our model: measured Rasa performance fixes)
 from nlp import lexicon_matcher as lm
-from nlp.pipeline import load_pipeline, parse
+from nlp.pipeline import fingerprint, load_pipeline, parse
 from safety import red_flags
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,10 @@ class LexiconComponent(GraphComponent):
     @staticmethod
     def required_packages() -> List[Text]:
         return ["spacy"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return fingerprint(config.get("pipeline_path"))
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -207,7 +211,13 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        """Nothing to validate: the vocabulary is fixed by knowledge/topics.py."""
+        """Nothing to validate: the vocabulary comes from the saved spaCy pipeline."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        # The feature width follows the lexicon: a cached classifier of the old width
+        # must not be reused ("X has 13103 features, but … is expecting 13102").
+        return fingerprint(config.get("pipeline_path"))
 
     @classmethod
     def create(
@@ -223,7 +233,7 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
                  nlp: Optional[Language] = None) -> None:
         SparseFeaturizer.__init__(self, name, config)
         self.nlp = nlp or _load(config)
-        self.columns = {c: i for i, c in enumerate(_feature_vocabulary())}
+        self.columns = {c: i for i, c in enumerate(_feature_vocabulary(self.nlp))}
 
     def _columns_for(self, label: str, value: str) -> List[int]:
         keys = [label, f"{label}:{value}"]
@@ -266,10 +276,12 @@ class LexiconFeaturizer(SparseFeaturizer, GraphComponent):
         return messages
 
 
-def _feature_vocabulary() -> List[str]:
-    """Stable columns: labels, then every subtopic/population/form id (sorted)."""
+def _feature_vocabulary(nlp: Language) -> List[str]:
+    """Stable columns: labels, then every aspect id of the lexicon and every population
+    and form id (sorted). The aspects come from the saved pipeline's entity ruler."""
     labels = [lm.BACLOFEN, lm.DRUG, lm.FORM, lm.POPULATION, lm.ASPECT]
-    aspects = sorted({s for subs in TOPICS.values() for s in subs} - {"overview"})
+    ruler = nlp.get_pipe("entity_ruler") if "entity_ruler" in nlp.pipe_names else None
+    aspects = sorted({p["id"] for p in (ruler.patterns if ruler else []) if p.get("label") == lm.ASPECT})
     return (labels + [f"{lm.ASPECT}:{a}" for a in aspects]
             + [f"{lm.POPULATION}:{p}" for p in POPULATIONS] + [f"{lm.FORM}:{f}" for f in FORMS])
 
@@ -298,10 +310,10 @@ class IntentRules(LexiconComponent):
     2. Interactions: `out_of_scope` for a message naming baclofen AND another drug is
        `ask_interactions` ("how much ibuprofen can I take with baclofen?").
     3. Rescue: `nlu_fallback` (or `out_of_scope` for a message about baclofen, "it", or a
-       form such as "my pump") with an aspect that belongs to one topic (topic_of_aspect) is
-       `follow_up`, which the action resolves to that topic ("how often is it refilled?" →
-       pump refills, a bare "dose?" → dosage); and an
-       unsure message naming another drug is a follow-up about taking it with baclofen.
+       form such as "my pump") with a lexicon aspect is `follow_up`, which the action
+       answers with the entries the ranker finds ("how often is it refilled?" → pump
+       refills, a bare "dose?" → the usual dose); and an unsure message naming another
+       drug is a follow-up about taking it with baclofen.
     Place after the classifier and FallbackClassifier, before RedFlagDetector.
     """
 
@@ -317,7 +329,7 @@ class IntentRules(LexiconComponent):
             return OUT_OF_SCOPE_INTENT
         if intent == OUT_OF_SCOPE_INTENT and other_drug and names_baclofen:
             return INTERACTIONS_INTENT
-        specific = any(e.label_ == lm.ASPECT and topic_of_aspect(e.ent_id_) for e in doc.ents)
+        specific = any(e.label_ == lm.ASPECT for e in doc.ents)
         if specific and not other_drug and (intent == FALLBACK_INTENT
                                             or (intent == OUT_OF_SCOPE_INTENT and refers_to_baclofen)):
             return FOLLOW_UP_INTENT

@@ -34,6 +34,21 @@ def pipeline_path(path: Optional[Union[str, Path]] = None) -> Path:
     return chosen
 
 
+def fingerprint(path: Optional[Union[str, Path]] = None) -> str:
+    """sha256 over the saved pipeline's files: what the lexicon components compute from.
+
+    Rasa caches trained nodes by config and inputs only (`.rasa/cache`); components whose
+    output depends on the saved pipeline return this from `fingerprint_addon`, so a new
+    lexicon term or aspect can never meet a classifier trained for the old width.
+    """
+    target = pipeline_path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else ():
+        digest.update(str(file.relative_to(target)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def is_stale(nlp: Language) -> bool:
     """True when the lexicon the pipeline was built from has changed since."""
     built = nlp.meta.get("baclofen", {})

@@ -1,4 +1,4 @@
-"""Rasa custom actions: decide WHICH knowledge to show; compose.py decides HOW.
+"""Rasa custom actions: read the turn, let answers/select.py choose, compose.py write.
 
 Every action derives from SafeAction, whose run() never raises: Rasa drops the
 whole reply of an action that raises, so a failure becomes a safe apology.
@@ -6,19 +6,21 @@ whole reply of an action that raises, so a failure becomes a safe apology.
 
 from __future__ import annotations
 
+import json
 import logging
 from abc import abstractmethod
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Text
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import compose
+from answers import select
 from knowledge import store
 from knowledge.store import Entry
-from knowledge.topics import POPULATIONS, TOPICS, topic_of_aspect
+from knowledge.topics import EMERGENCY, OVERVIEW, POPULATIONS, is_topic
 from safety import personal_dosing
 
 log = logging.getLogger(__name__)
@@ -58,10 +60,21 @@ CONVERSION_PREFACE = (
     "I can't convert between baclofen by mouth and pump doses, or give pump instructions — only "
     "your pump team can set a pump dose. Here is what the label says about pump doses:"
 )
-# Subtopics shown with every answer of their topic.
+CLARIFY_PROMPT = "I want to be sure I answer the right question. Which of these do you mean?"
+NOT_SURE_PROMPT = "Sorry, I'm not sure I understood. Is your question about one of these?"
+SOMETHING_ELSE = {"title": "Something else", "payload": "/deny"}
+# A button of a clarifying question sends /follow_up{"entry": "<id>"}: only a payload can
+# carry this entity (no NLU component extracts it).
+CHOOSE_INTENT = "follow_up"
+ENTRY_ENTITY = "entry"
+# A topic's answers are never complete without this one (overdose → call Poison Control).
 ALWAYS_INCLUDED = {"overdose": "what_to_do"}
 MIN_FOLLOW_ON_CONFIDENCE = 0.6
 MAX_DRUGS = 3
+# Ranked answers that win over the named-medicine lookup ("is it like valium?" is about
+# what baclofen is, not about taking it with diazepam); dosing questions that name another
+# medicine stay interaction questions ("how much tylenol can I take with it?").
+DRUG_LOOKUP_TOPICS = frozenset({"interactions", "dosage", "how_to_take"})
 
 
 class SafeAction(Action):
@@ -92,23 +105,72 @@ def send(dispatcher: CollectingDispatcher, messages: Sequence[compose.Message]) 
         dispatcher.utter_message(text=m["text"], buttons=m.get("buttons") or [])
 
 
+# ------------------------------------------------------------------ reading the turn
+
+Ranking = List[Tuple[str, float]]
+
+
+@dataclass
+class Part:
+    """One of several questions in a message: its text, entities and ranking."""
+
+    text: str
+    drugs: List[str]
+    ranking: Ranking
+
+
 @dataclass
 class Question:
     """What the latest message asks, with context from the conversation filled in."""
 
     intent: str
     text: str
-    topic: Optional[str]
+    topic: Optional[str]  # the intent's topic ("dosage" for ask_dosage)
     drugs: List[str]
-    aspects: List[str]
     population: Optional[str]
     form: Optional[str]
+    previous_topic: Optional[str] = None
+    ranking: Ranking = field(default_factory=list)
+    parts: List[Part] = field(default_factory=list)
+    topic_probabilities: Dict[str, float] = field(default_factory=dict)
+    chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
+
+    @property
+    def follow_up(self) -> bool:
+        return self.intent == "follow_up"
+
+    def context(self) -> select.Context:
+        return select.Context(intent_topic=self.topic, topic_probabilities=self.topic_probabilities,
+                              previous_topic=self.previous_topic, follow_up=self.follow_up,
+                              population=self.population, form=self.form)
 
 
 def entity_values(tracker: Tracker, entity: str) -> List[str]:
     values = [e.get("value") for e in tracker.latest_message.get("entities", [])
               if e.get("entity") == entity and e.get("value")]
     return list(dict.fromkeys(str(v) for v in values))
+
+
+def _ranking(raw: Any) -> Ranking:
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("score"), (int, float)):
+            out.append((item["id"], float(item["score"])))
+    return out
+
+
+def _parts(tracker: Tracker) -> List[Part]:
+    drugs = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "drug"]
+    parts = []
+    for raw in tracker.latest_message.get("entry_parts") or []:
+        if not isinstance(raw, dict):
+            continue
+        start, end = raw.get("start", 0), raw.get("end", 0)
+        inside = [str(e.get("value")) for e in drugs if isinstance(e.get("start"), int)
+                  and start <= e["start"] < end and e.get("value")]
+        parts.append(Part(str(raw.get("text") or ""), list(dict.fromkeys(inside))[:MAX_DRUGS],
+                          _ranking(raw.get("ranking"))))
+    return parts
 
 
 def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
@@ -118,125 +180,221 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
     populations = entity_values(tracker, "population")
     forms = entity_values(tracker, "form")
     topic: Optional[str] = intent[len("ask_"):] if intent.startswith("ask_") else None
-    population = populations[0] if populations else None
+    previous = tracker.get_slot("topic")
+    # The person stays the same until another is named ("my son" … "and in him?").
+    population = populations[0] if populations else tracker.get_slot("population")
     form = forms[0] if forms else None
-    aspects = entity_values(tracker, "aspect")
     if intent == "follow_up":
-        topic = tracker.get_slot("topic")
-        if drugs and topic != "interactions":
-            topic = "interactions"  # "what about with oxycodone?" is about combining medicines
-        elif aspects and not any(a in TOPICS.get(topic or "", ()) for a in aspects):
-            # "how often is it refilled?" → pump; a bare "dose?" → dosage
-            topic = next((t for t in map(topic_of_aspect, aspects) if t), topic)
-        if topic is None and form == "intrathecal":
-            topic = "pump"  # "tell me about the pump" with nothing before it is a pump question
-        if not drugs and topic == "interactions":
-            drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:] if not (populations or forms) else []
-        if topic == tracker.get_slot("topic"):
-            population = population or tracker.get_slot("population")
-            form = form or tracker.get_slot("form")
-    if topic not in TOPICS or topic == "emergency":
-        topic = None
-    return Question(intent, text, topic, drugs[:MAX_DRUGS], aspects, population, form)
+        if not drugs and previous == "interactions" and not (populations or forms):
+            drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:]
+        form = form or tracker.get_slot("form")
+    chosen = next(iter(entity_values(tracker, ENTRY_ENTITY)), None)
+    return Question(
+        intent=intent, text=text, topic=topic if is_topic(topic) else None, drugs=drugs[:MAX_DRUGS],
+        population=population if population in POPULATIONS else None, form=form,
+        previous_topic=previous if is_topic(previous) else None,
+        ranking=_ranking(tracker.latest_message.get("entry_ranking")),
+        parts=_parts(tracker), chosen=chosen,
+        topic_probabilities=_topic_probabilities(tracker),
+    )
 
 
-def candidate_subtopics(q: Question) -> List[str]:
-    """Most specific first: who it is for, then what aspect, then which form."""
-    assert q.topic
-    wanted = [q.population, *q.aspects, q.form]
-    return [s for s in dict.fromkeys(w for w in wanted if w) if s in TOPICS[q.topic]]
+def _topic_probabilities(tracker: Tracker) -> Dict[str, float]:
+    """P(topic) from the intent ranking: ask_dosage 0.8 → {"dosage": 0.8}."""
+    out: Dict[str, float] = {}
+    for ranked in tracker.latest_message.get("intent_ranking") or []:
+        name = ranked.get("name") or "" if isinstance(ranked, dict) else ""
+        confidence = ranked.get("confidence") if isinstance(ranked, dict) else None
+        if name.startswith("ask_") and is_topic(name[4:]) and isinstance(confidence, (int, float)):
+            out[name[4:]] = float(confidence)
+    return out
 
 
-def topic_entries(q: Question, limit: int = 2) -> List[Entry]:
-    assert q.topic
-    found: List[Entry] = []
-    for sub in candidate_subtopics(q):
-        found += [e for e in store.entries(q.topic, [sub]) if e.subtopic == sub]
-    if q.population in ("pregnancy", "breastfeeding") and q.topic != "pregnancy":
-        found += store.entries("pregnancy", [q.population])
-    chosen = _dedupe(found)[:limit] or store.entries(q.topic, ["overview"])[:limit]
-    # Some answers are never complete without what to do (e.g. overdose → call Poison Control).
-    always = ALWAYS_INCLUDED.get(q.topic)
-    if always and all(e.subtopic != always for e in chosen):
-        chosen += store.entries(q.topic, [always])
-    return _dedupe(chosen)
+# ------------------------------------------------------------------ composing answers
 
 
-def _dedupe(entries: Sequence[Entry]) -> List[Entry]:
-    return list({e.id: e for e in entries}.values())
+def _meta() -> Dict[str, select.EntryMeta]:
+    return select.meta_of(store.answerable())
 
 
-def interaction_messages(q: Question) -> List[compose.Message]:
-    """One answer per named medicine; the label's general warning when none is named."""
-    if not q.drugs:
-        overview = store.entries("interactions", ["overview"])
-        return compose.compose(
-            overview, "pharmacist",
-            note="Which other medicine do you mean? Tell me its name (for example "
-                 "\"oxycodone\" or \"Xanax\") and I'll tell you what our sources say.")
+def audience_of(topic: Optional[str]) -> str:
+    return AUDIENCE.get(topic or "", "clinician")
+
+
+def with_companions(entries: List[Entry]) -> List[Entry]:
+    """Add the entry a topic's answer is never complete without (overdose → what to do)."""
+    if not entries:
+        return entries
+    topic = entries[0].topic
+    needed = ALWAYS_INCLUDED.get(topic)
+    if needed and all(e.subtopic != needed for e in entries):
+        entries = entries + [e for e in store.entries(topic, [needed]) if e.subtopic == needed][:1]
+    return entries
+
+
+def lookup(ids: Sequence[str]) -> List[Entry]:
+    return store.entries_by_id(ids)
+
+
+def interaction_bubble(drugs: Sequence[str]) -> Tuple[Optional[compose.Bubble], List[str]]:
+    """What our sources say about each named medicine with baclofen: (bubble, notes)."""
     entries: List[Entry] = []
+    intros: List[str] = []
     notes: List[str] = []
-    for drug in q.drugs:
+    for drug in drugs:
         result = store.interaction(drug)
         if result.known:
             entries.extend(result.entries)
-            notes.append(drug_intro(result.match))
+            intro = drug_intro(result.match, result.entries)
+            if intro:
+                intros.append(intro)
         else:
             notes.append(result.text)
-    preface = " ".join(n for n in notes if n) or None
-    return compose.compose(entries, "pharmacist", preface=preface)
+    if not entries:
+        return None, notes
+    return compose.Bubble(entries, " ".join(intros) or None), notes
 
 
-def drug_intro(match: Optional[store.DrugMatch]) -> str:
-    """Say how we read the name ("oxycontin" → oxycodone, an opioid) so a wrong match is visible."""
-    if match is None or not match.class_name:
+def drug_intro(match: Optional[store.DrugMatch], entries: Sequence[Entry] = ()) -> str:
+    """Say how we read the name ("oxycontin" → oxycodone, an opioid) so a wrong match is
+    visible, when the answer speaks of the drug's class rather than the drug itself."""
+    if match is None or not match.class_name or not match.drug_name:
         return ""
-    if match.drug_name:
-        return f"{match.drug_name[:1].upper()}{match.drug_name[1:]} belongs to the group: {match.class_name}."
-    return f"About {match.class_name}:"
+    if any(e.subtopic == match.drug_id for e in entries):
+        return ""  # the entry is about this drug itself
+    if match.drug_name.split()[0].lower() in match.class_name.lower():
+        return ""  # "lithium" in "lithium medicines"
+    return (f"Our sources do not name {match.drug_name} itself, but they cover "
+            f"{match.class_name}, which include it.")
 
 
-def clarify_topic(q: Question) -> List[compose.Message]:
-    """A follow-up with nothing to follow: try text search, else offer topics as buttons."""
-    hits = store.search(q.text, limit=2) if q.text and not q.text.startswith("/") else []
-    if hits:
-        return compose.compose(hits, "clinician")
+def interaction_messages(q: Question) -> List[compose.Message]:
+    """One answer for the named medicines; the label's general warning when none is named."""
+    if not q.drugs:
+        return compose.compose(
+            store.entries("interactions", [OVERVIEW]), "pharmacist",
+            note="Which other medicine do you mean? Tell me its name (for example "
+                 "\"oxycodone\" or \"Xanax\") and I'll tell you what our sources say.")
+    bubble, notes = interaction_bubble(q.drugs)
+    if bubble is None:
+        return compose.reply([], "pharmacist", note=" ".join(notes))
+    if notes:
+        bubble = compose.Bubble(bubble.entries, " ".join(filter(None, [bubble.preface, *notes])))
+    return compose.reply([bubble], "pharmacist")
+
+
+def clarify(candidates: Sequence[str], prompt: str = CLARIFY_PROMPT) -> List[compose.Message]:
+    """One short question offering the best candidate answers by their titles."""
+    buttons = []
+    for entry in lookup(candidates):
+        payload = f"/{CHOOSE_INTENT}{json.dumps({ENTRY_ENTITY: entry.id})}"
+        buttons.append({"title": entry.title or entry.id, "payload": payload})
+    return [{"text": prompt, "buttons": buttons + [SOMETHING_ELSE]}]
+
+
+def topic_buttons(q: Question) -> List[compose.Message]:
+    """Nothing matched: offer the main topics as buttons."""
     extra = f'{{"population": "{q.population}"}}' if q.population in POPULATIONS else ""
     topics = ["dosage", "side_effects", "interactions", "pump"]
     return [{"text": "What would you like to know about baclofen?",
              "buttons": [{"title": TOPIC_TITLES[t], "payload": f"/ask_{t}{extra}"} for t in topics]}]
 
 
+def entries_answer(entries: List[Entry], preface: Optional[str] = None) -> List[compose.Message]:
+    entries = with_companions(entries)
+    return compose.reply([compose.Bubble(entries, preface)], audience_of(entries[0].topic))
+
+
+def ranked_answer(q: Question, decision: Optional[select.Decision] = None) -> List[compose.Message]:
+    """The answer the ranking and the context support, or a clarifying question."""
+    decision = decision or select.decide(q.ranking, _meta(), q.context())
+    if decision.confident:
+        return entries_answer(lookup(decision.answer))
+    if decision.candidates:
+        return clarify(decision.candidates)
+    if q.topic:  # the classifier knows the topic, but no entry matched the words
+        return entries_answer(store.entries(q.topic, [OVERVIEW]))
+    return topic_buttons(q)
+
+
+def parts_answer(q: Question) -> Optional[List[compose.Message]]:
+    """Each question of a two-question message answered in its own bubble, or None."""
+    if len(q.parts) < 2:
+        return None
+    meta = _meta()
+    bubbles: List[compose.Bubble] = []
+    topics: List[str] = []
+    for part in q.parts:
+        if part.drugs:
+            bubble, notes = interaction_bubble(part.drugs)
+            if bubble is not None:
+                bubbles.append(bubble)
+                topics.append("interactions")
+            continue
+        decision = select.decide(part.ranking, meta, q.context())
+        if decision.confident:
+            entries = with_companions(lookup(decision.answer))
+            if entries:
+                bubbles.append(compose.Bubble(entries))
+                topics.append(entries[0].topic)
+    firsts = {b.entries[0].id for b in bubbles}
+    if len(bubbles) < 2 or len(firsts) < len(bubbles):
+        return None
+    audiences = {audience_of(t) for t in topics}
+    return compose.reply(bubbles, audiences.pop() if len(audiences) == 1 else "clinician")
+
+
 def answer_messages(q: Question) -> List[compose.Message]:
     """The normal (non-emergency) answer to a knowledge question."""
+    if q.chosen:
+        chosen = lookup([q.chosen])
+        if chosen:
+            return entries_answer(chosen)
     if personal_dosing.is_conversion_request(q.text):
         return compose.compose(store.entries("pump", ["dosage"]), "pump_team", preface=CONVERSION_PREFACE)
-    if q.drugs and q.topic in (None, "dosage", "how_to_take"):
-        # "how much ibuprofen can I take with baclofen?" is about combining medicines.
+    several = parts_answer(q)
+    if several:
+        return several
+    decision = select.decide(q.ranking, _meta(), q.context())
+    best = lookup(decision.answer)
+    if q.drugs and not (best and best[0].topic not in DRUG_LOOKUP_TOPICS):
+        # A named medicine: what our sources say about it, unless the words clearly ask
+        # something else ("is it like valium?", "red bull with it?" → caffeine).
         return interaction_messages(q)
     if personal_dosing.is_personal_dosing_request(q.text) and q.topic in (None, "dosage", "pump"):
+        return personal_dose_answer(q, best)
+    return ranked_answer(q, decision)
+
+
+def personal_dose_answer(q: Question, best: List[Entry]) -> List[compose.Message]:
+    """Never a dose for this person: the label fact the question is about, and a referral."""
+    if best and best[0].topic in ("dosage", "pump"):
+        entries = best
+    else:
         topic = "pump" if q.topic == "pump" or q.form == "intrathecal" else "dosage"
         # A child's or kidney patient's question gets that group's entry, not the adult maximum.
-        subs = ["dosage"] if topic == "pump" else [q.population or "maximum"]
-        entries = [e for s in subs if s for e in store.entries(topic, [s]) if e.subtopic == s]
-        return compose.compose(_dedupe(entries) or store.entries(topic, ["overview"]),
-                               AUDIENCE[topic], preface=PERSONAL_DOSE_PREFACE)
-    if q.topic is None:
-        return clarify_topic(q)
-    if q.topic == "interactions":
-        return interaction_messages(q)
-    return compose.compose(topic_entries(q), AUDIENCE.get(q.topic, "clinician"))
+        sub = "dosage" if topic == "pump" else (q.population or "maximum")
+        entries = [e for e in store.entries(topic, [sub]) if e.subtopic == sub] \
+            or store.entries(topic, [OVERVIEW])
+    return compose.compose(entries, audience_of(entries[0].topic), preface=PERSONAL_DOSE_PREFACE)
 
 
-def context_events(q: Question, tracker: Tracker) -> List[EventType]:
-    """Remember the topic; forget what belonged to the previous topic."""
-    if q.topic is None:
+def shown_topic(messages: Sequence[compose.Message], q: Question) -> Optional[str]:
+    """The topic of the first entry an answer showed (the `topic` slot for follow-ups)."""
+    for entry in store.answerable():
+        if any(isinstance(m.get("text"), str) and entry.text.strip() in m["text"] for m in messages):
+            return entry.topic
+    return q.topic
+
+
+def context_events(q: Question, tracker: Tracker, topic: Optional[str]) -> List[EventType]:
+    """Remember the topic and the person; forget what belonged to the previous topic."""
+    if topic is None:
         return []
-    events: List[EventType] = [SlotSet("topic", q.topic)]
-    if q.topic != tracker.get_slot("topic"):
-        for slot, current in (("population", q.population), ("form", q.form)):
-            events.append(SlotSet(slot, current))
-        if q.topic != "interactions":
+    events: List[EventType] = [SlotSet("topic", topic)]
+    if topic != tracker.get_slot("topic"):
+        events.append(SlotSet("form", q.form))
+        if topic != "interactions":
             events.append(SlotSet("drug", None))
     events.append(SlotSet("aspect", None))  # an aspect belongs to one question only
     return events
@@ -249,8 +407,9 @@ class ActionAnswer(SafeAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
         q = read_question(tracker)
-        send(dispatcher, answer_messages(q))
-        return context_events(q, tracker)
+        messages = answer_messages(q)
+        send(dispatcher, messages)
+        return context_events(q, tracker, shown_topic(messages, q))
 
 
 class ActionEmergency(SafeAction):
@@ -262,24 +421,26 @@ class ActionEmergency(SafeAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
         kinds = entity_values(tracker, "red_flag") or ["general"]
-        advice = _dedupe([e for k in kinds for e in store.entries("emergency", [k])])
+        advice = compose._unique([e for k in kinds for e in store.entries(EMERGENCY, [k])])
         if not advice:
-            advice = store.entries("emergency", ["general"])
+            advice = store.entries(EMERGENCY, ["general"])
+        emergency = compose.compose([], "emergency", emergency=advice)
         follow_on = self._follow_on_intent(tracker)
         if follow_on:
             q = read_question(tracker, follow_on)
-            normal = answer_messages(q)[:-1]  # its own disclaimer is replaced by the emergency one
-            messages = compose.compose([], "emergency", emergency=advice)
-            send(dispatcher, messages[:-1] + normal + messages[-1:])
-            return context_events(q, tracker)
-        send(dispatcher, compose.compose([], "emergency", emergency=advice))
+            normal = answer_messages(q)
+            # Only a clear answer goes with emergency advice, never a question back.
+            if not any(m.get("buttons") for m in normal) and any(compose.SOURCE_MARK in str(m["text"]) for m in normal):
+                send(dispatcher, emergency[:-1] + normal[:-1] + emergency[-1:])
+                return context_events(q, tracker, shown_topic(normal, q))
+        send(dispatcher, emergency)
         return []
 
     @staticmethod
     def _follow_on_intent(tracker: Tracker) -> Optional[str]:
         for ranked in tracker.latest_message.get("intent_ranking", [])[:2]:
             name = ranked.get("name") or ""
-            if name.startswith("ask_") and name[4:] in TOPICS and name != "ask_overdose" \
+            if name.startswith("ask_") and is_topic(name[4:]) and name != "ask_overdose" \
                     and (ranked.get("confidence") or 0) >= MIN_FOLLOW_ON_CONFIDENCE:
                 return name
         return None
@@ -301,13 +462,19 @@ class ActionSources(SafeAction):
 
 
 class ActionAskAffirmation(SafeAction):
-    """Two-stage fallback, first stage: offer the likeliest topics as buttons."""
+    """Two-stage fallback, first stage: offer the likeliest answers (or topics) as buttons."""
 
     def name(self) -> Text:
         return "action_default_ask_affirmation"
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
+        q = read_question(tracker)
+        decision = select.decide(q.ranking, _meta(), q.context())
+        candidates = decision.candidates or decision.answer
+        if candidates:
+            send(dispatcher, clarify(candidates, NOT_SURE_PROMPT))
+            return []
         buttons = []
         for ranked in tracker.latest_message.get("intent_ranking", []):
             name = ranked.get("name") or ""
@@ -318,7 +485,32 @@ class ActionAskAffirmation(SafeAction):
         if not buttons:
             buttons = [{"title": TOPIC_TITLES[t], "payload": f"/ask_{t}"}
                        for t in ("dosage", "side_effects", "interactions")]
-        buttons.append({"title": "Something else", "payload": "/out_of_scope"})
-        dispatcher.utter_message(text="Sorry, I'm not sure I understood. Is your question about one of these?",
-                                 buttons=buttons)
+        buttons.append(SOMETHING_ELSE)
+        dispatcher.utter_message(text=NOT_SURE_PROMPT, buttons=buttons)
         return []
+
+
+class ActionAskRephrase(SafeAction):
+    """Two-stage fallback, second stage: none of the offered choices fitted."""
+
+    def name(self) -> Text:
+        return "action_default_ask_rephrase"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+               domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(text=compose.REPHRASE)
+        return []
+
+
+class ActionDefaultFallback(SafeAction):
+    """The last resort, after a rephrased question was not understood either."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+               domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(text=compose.STILL_NOT_UNDERSTOOD,
+                                 buttons=[{"title": "What can you do?", "payload": "/capabilities"}])
+        # As Rasa's own default fallback: the message that was not understood is undone.
+        return [UserUtteranceReverted()]

@@ -2,19 +2,27 @@
 
 Invariants every reply with medical information keeps (tests/actions prove them):
 - emergency advice, when present, comes first and starts with EMERGENCY_MARK;
-- each fact carries its source line;
+- one answer is one message (a "bubble"): its facts as paragraphs, then one source line
+  per fact, each starting with SOURCE_MARK, naming the source document (linked as
+  [title](url) when knowledge/sources.yml has its address), the section and the date
+  the entry was last reviewed;
 - the reply ends with a contact-your-clinician line that starts with DISCLAIMER_MARK.
-Channels and the web widget style messages by these two marks.
+Channels and the web widget style messages by these marks (the widget shows source
+lines as a separate, smaller element; text-only channels turn links into "title (url)").
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from knowledge.store import Entry, source_line
+from knowledge.store import Entry
 
 EMERGENCY_MARK = "🚨"
 DISCLAIMER_MARK = "ℹ️"
+SOURCE_MARK = "Source:"
 
 # Who to contact depends on the question: medicines → pharmacist, pump → pump team.
 DISCLAIMERS: Dict[str, str] = {
@@ -34,15 +42,80 @@ APOLOGY = ("Sorry — I couldn't look that up just now. Please try again in a mi
            "If this is an emergency, call 911 (or your local emergency number); for a possible "
            "overdose call Poison Control at 1-800-222-1222.")
 
+# The two-stage fallback's second stage (actions.ActionAskRephrase) and last resort.
+REPHRASE = ("Sorry, I didn't understand that. I can only answer questions about baclofen (by mouth "
+            "or by intrathecal pump); for other medicines, please ask your pharmacist or doctor. "
+            "Could you ask your baclofen question another way? For example: "
+            "\"What are the side effects of baclofen?\"")
+STILL_NOT_UNDERSTOOD = ("Sorry, I still didn't understand. I can answer questions about baclofen: "
+                        "dosing, side effects, other medicines, the intrathecal pump and more. If you "
+                        "need help now, contact your clinician or pharmacist; in an emergency call 911.")
+
 Message = Dict[str, object]
+_MAX_TITLE = 90
+
+
+@dataclass(frozen=True)
+class Bubble:
+    """One answer: an optional lead-in sentence, then the entries that answer it."""
+
+    entries: Sequence[Entry]
+    preface: Optional[str] = None
 
 
 def disclaimer(audience: str = "clinician") -> str:
     return f"{DISCLAIMER_MARK} {DISCLAIMERS.get(audience, DISCLAIMERS['clinician'])}"
 
 
-def entry_text(entry: Entry) -> str:
-    return f"{entry.text.strip()}\n{source_line(entry)}"
+def reviewed_on(day: dt.date) -> str:
+    """"22 Nov 2026": day first, month as a word, so no reader mistakes it."""
+    return f"{day.day} {day.strftime('%b')} {day.year}"
+
+
+def source_line(entry: Entry) -> str:
+    """E.g. "Source: [FDA label for baclofen tablets](https://…), Dosage and Administration.
+    Reviewed 22 Nov 2026." (no link when the source has no known address)."""
+    title = re.sub(r"\s*\([^)]*\)", "", entry.source_title or entry.source_doc).strip(" .,;")
+    if len(title) > _MAX_TITLE:
+        title = title[:_MAX_TITLE].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
+    named = f"[{title}]({entry.source_url})" if entry.source_url else title
+    section = entry.source_section.strip().rstrip(".")
+    where = f"{named}, {section}" if section else named
+    return f"{SOURCE_MARK} {where}. Reviewed {reviewed_on(entry.reviewed)}."
+
+
+def bubble_text(bubble: Bubble) -> str:
+    entries = _unique(bubble.entries)
+    paragraphs = ([bubble.preface] if bubble.preface else []) + [e.text.strip() for e in entries]
+    sources = list(dict.fromkeys(source_line(e) for e in entries))
+    return "\n\n".join(paragraphs) + ("\n\n" + "\n".join(sources) if sources else "")
+
+
+def reply(
+    bubbles: Sequence[Bubble],
+    audience: str = "clinician",
+    *,
+    emergency: Sequence[Entry] = (),
+    note: Optional[str] = None,
+    buttons: Optional[List[Dict[str, str]]] = None,
+) -> List[Message]:
+    """Messages for one reply: emergency first, one message per answer, note, disclaimer last."""
+    messages: List[Message] = [
+        {"text": f"{EMERGENCY_MARK} {e.text.strip()}\n{source_line(e)}"} for e in _unique(emergency)
+    ]
+    shown = {e.id for e in emergency}
+    for bubble in bubbles:
+        rest = [e for e in bubble.entries if e.id not in shown]
+        if rest or bubble.preface:
+            messages.append({"text": bubble_text(Bubble(rest, bubble.preface))})
+        shown.update(e.id for e in rest)
+    if note:
+        messages.append({"text": note})
+    last: Message = {"text": disclaimer("emergency" if emergency else audience)}
+    if buttons:
+        last["buttons"] = buttons
+    messages.append(last)
+    return messages
 
 
 def compose(
@@ -54,20 +127,9 @@ def compose(
     note: Optional[str] = None,
     buttons: Optional[List[Dict[str, str]]] = None,
 ) -> List[Message]:
-    """Messages for one reply: emergency first, then preface, facts, note, disclaimer last."""
-    messages: List[Message] = [
-        {"text": f"{EMERGENCY_MARK} {entry_text(e)}"} for e in _unique(emergency)
-    ]
-    if preface:
-        messages.append({"text": preface})
-    messages.extend({"text": entry_text(e)} for e in _unique(entries) if e not in emergency)
-    if note:
-        messages.append({"text": note})
-    last: Message = {"text": disclaimer("emergency" if emergency else audience)}
-    if buttons:
-        last["buttons"] = buttons
-    messages.append(last)
-    return messages
+    """A reply with one answer (or none: only emergency advice, a note, the disclaimer)."""
+    bubbles = [Bubble(entries, preface)] if entries or preface else []
+    return reply(bubbles, audience, emergency=emergency, note=note, buttons=buttons)
 
 
 def apology() -> List[Message]:

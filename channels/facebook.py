@@ -33,7 +33,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.formatting import LIMITS, ButtonMemory, numbered_options, split_message
+from channels.formatting import LIMITS, ButtonMemory, numbered_options, plain_links, split_message
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 from channels.settings import required, setting
 
@@ -84,7 +84,7 @@ class GuardedMessengerBot(MessengerBot):
 
     async def _send_chunks(self, recipient_id: str, text: str,
                            quick_replies: Optional[List[Dict[str, Any]]] = None) -> None:
-        chunks = split_message(text, LIMITS["messenger"]) or [""]
+        chunks = split_message(plain_links(text), LIMITS["messenger"]) or [""]
         for i, chunk in enumerate(chunks):
             payload: Dict[str, Any] = {"text": chunk}
             if quick_replies and i == len(chunks) - 1:

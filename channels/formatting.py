@@ -31,6 +31,16 @@ Button = Dict[str, Any]
 Message = Dict[str, Any]
 
 
+_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^)\s]{1,2000})\)")
+
+
+def plain_links(text: str) -> str:
+    """[title](url) → "title (url)" for channels that show text as typed (SMS, WhatsApp,
+    Messenger, Telegram without parse mode, Slack plain-text blocks): the source stays
+    readable and the address stays tappable."""
+    return _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+
+
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units: an emoji outside the BMP is 2)."""
     return len(text.encode("utf-16-le")) // 2

@@ -22,7 +22,7 @@ from rasa.core.channels.slack import SlackBot, SlackInput
 from sanic import Blueprint
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.formatting import LIMITS, ButtonMemory, numbered_options, split_message
+from channels.formatting import LIMITS, ButtonMemory, numbered_options, plain_links, split_message
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 from channels.settings import required, setting
 
@@ -48,7 +48,7 @@ class GuardedSlackBot(SlackBot):
     async def _post_chunks(self, recipient_id: str, text: str,
                            buttons: Optional[List[Dict[str, Any]]] = None) -> None:
         channel = self.slack_channel or recipient_id
-        chunks = split_message(text, LIMITS["slack_message"]) or [""]
+        chunks = split_message(plain_links(text), LIMITS["slack_message"]) or [""]
         for i, chunk in enumerate(chunks):
             blocks = _sections(chunk)
             if buttons and i == len(chunks) - 1:

@@ -39,7 +39,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.formatting import LIMITS, ButtonMemory, numbered_options, split_message, utf16_len
+from channels.formatting import LIMITS, ButtonMemory, numbered_options, plain_links, split_message, utf16_len
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 from channels.settings import required, setting
 
@@ -65,7 +65,7 @@ class GuardedTelegramOutput(TelegramOutput):
 
     async def _send_chunks(self, recipient_id: str, text: str,
                            reply_markup: Optional[InlineKeyboardMarkup] = None) -> None:
-        chunks = split_message(text, LIMITS["telegram"], size=utf16_len) or [""]
+        chunks = split_message(plain_links(text), LIMITS["telegram"], size=utf16_len) or [""]
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             await self.send_message(recipient_id, chunk, reply_markup=reply_markup if last else None)

@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from channels.formatting import LIMITS, ButtonMemory, numbered_options, split_message
+from channels.formatting import LIMITS, ButtonMemory, numbered_options, plain_links, split_message
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 from channels.settings import required, setting
 
@@ -92,7 +92,7 @@ class GuardedTwilioOutput(TwilioOutput):
 
     async def _send_chunks(self, recipient_id: str, text: str) -> None:
         limit = LIMITS["whatsapp"] if recipient_id.startswith(WHATSAPP_PREFIX) else LIMITS["sms"]
-        for chunk in split_message(text, limit):
+        for chunk in split_message(plain_links(text), limit):
             await self._send_message({"to": recipient_id, "from_": self._from_number(recipient_id), "body": chunk})
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:

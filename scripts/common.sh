@@ -3,6 +3,8 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+# This checkout's own code first, whatever the environment's editable install points at.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export BACLOFEN_RASA_PORT="${BACLOFEN_RASA_PORT:-5005}"
 export BACLOFEN_ACTIONS_PORT="${BACLOFEN_ACTIONS_PORT:-5055}"
 export BACLOFEN_WEB_PORT="${BACLOFEN_WEB_PORT:-8080}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -78,6 +79,21 @@ class Part:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def problems(self, lines: int = 12) -> str:
+        """What went wrong, from the log: its exception and ERROR lines ("ValueError: X has
+        19565 features…") without the traceback frames, or its last lines when it has none."""
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        found = [line for line in text if _PROBLEM.search(line)]
+        return "\n".join(list(dict.fromkeys(found))[-lines:] if found else text[-lines:])
+
+
+# An exception's message line ("ValueError: …", "rasa.engine.exceptions.GraphComponentException: …")
+# or a log line at ERROR or CRITICAL level.
+_PROBLEM = re.compile(r"^[\w.]+(?:Error|Exception)\b|\s(?:ERROR|CRITICAL)\s")
 
 
 @dataclass
@@ -188,8 +204,9 @@ class Stack:
             raise StackError(f"the Rasa server did not answer the probe question: {e}") from e
         text = "\n".join(r.get("text", "") for r in replies if isinstance(r, dict))  # type: ignore[union-attr]
         if DISCLAIMER_MARK not in text or "Source:" not in text:
+            logs = "\n".join(f"{part.name} ({part.log}):\n{part.problems()}" for part in reversed(self.parts[:2]))
             raise StackError("the probe question did not get a knowledge-base answer with the disclaimer. "
-                             f"Reply was: {text!r}\nAction server log:\n{self.parts[0].tail()}")
+                             f"Reply was: {text!r}\nLast problems in the logs:\n{logs}")
         return text
 
     def stop(self) -> None:

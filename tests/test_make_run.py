@@ -54,3 +54,25 @@ def test_launcher_stops_every_server_on_a_signal(signals: list[signal.Signals]) 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_when_rasa_fails_on_messages_the_launcher_shows_rasas_own_log(tmp_path) -> None:
+    """The issue's crash: a spaCy pipeline with one lexicon aspect more than the trained model
+    knows makes every message fail inside Rasa ("X has N features, but … is expecting N-1").
+    The user then got the channel's apology, and the launcher showed the action server's log."""
+    import json
+    import shutil
+
+    pipeline = tmp_path / "baclofen_nlp"
+    shutil.copytree(ROOT / "build" / "spacy" / "baclofen_nlp", pipeline)
+    patterns = pipeline / "entity_ruler" / "patterns.jsonl"
+    with patterns.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"label": "ASPECT", "id": "a_new_aspect", "pattern": "zzqx"}) + "\n")
+    ports = {"BACLOFEN_RASA_PORT": free_port(), "BACLOFEN_ACTIONS_PORT": free_port(),
+             "BACLOFEN_WEB_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BACLOFEN_SPACY_PATH": str(pipeline)}
+    done = subprocess.run([sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Rasa server (" in done.stderr and "features" in done.stderr, done.stderr[-3000:]
+    assert all(port_free(p) for p in ports.values())

@@ -154,3 +154,12 @@ def test_merge_does_not_cross_buttons_or_images():
     turn = [{"text": "Pick one", "buttons": BUTTONS}, {"text": "after"},
             {"image": "https://x/y.png"}, {"text": "end"}]
     assert merge_messages(turn) == [dict(m) for m in turn]
+
+
+def test_source_links_become_readable_text_for_text_only_channels():
+    line = "Source: [FDA label for baclofen tablets](https://dailymed.nlm.nih.gov/x?q=1), Warnings. Reviewed 1 Dec 2026."
+    assert formatting.plain_links(line) == (
+        "Source: FDA label for baclofen tablets (https://dailymed.nlm.nih.gov/x?q=1), Warnings. Reviewed 1 Dec 2026.")
+    # Only http(s) targets are links; anything else stays as typed.
+    assert formatting.plain_links("[x](javascript:alert(1))") == "[x](javascript:alert(1))"
+    assert formatting.plain_links("no links here") == "no links here"

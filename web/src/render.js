@@ -2,10 +2,14 @@
 // Message text is untrusted: it is only ever placed with createTextNode /
 // textContent, never innerHTML. Supported markup is deliberately tiny:
 // **bold**, line breaks, bullet lines ("- ", "* ", "• "), [label](url) links
-// and bare http(s) URLs. Anything else stays literal text.
+// and bare http(s) URLs, and "Source: …" lines as a separate footer. Anything else
+// stays literal text.
 
 const MAX_TEXT = 5000; // longer messages are cut so one reply cannot freeze the page
 const BULLET = /^\s*(?:[-*•])\s+/;
+// The bot ends each answer with its source lines ("Source: [FDA label…](url), section.
+// Reviewed 22 Nov 2026."): shown apart from the answer, smaller, as the answer's footer.
+const SOURCE = /^\s*Source:\s+/;
 // One pass over the inline tokens: **bold**, [label](url), bare URL.
 const INLINE = /\*\*(.+?)\*\*|\[([^\]\n]{1,200})\]\(([^)\s]{1,2000})\)|(https?:\/\/[^\s<>()"']*[^\s<>()"'.,;:!?])/g;
 
@@ -67,6 +71,12 @@ function appendInline(doc, parent, text, allowBold = true) {
   if (last < text.length) parent.appendChild(doc.createTextNode(text.slice(last)));
 }
 
+function sourceBlock(doc) {
+  const block = doc.createElement("footer");
+  block.className = "bw-sources";
+  return block;
+}
+
 /**
  * Render message text into a DocumentFragment of <p> and <ul> blocks.
  * Blank lines separate paragraphs; single newlines become <br>.
@@ -77,7 +87,21 @@ export function renderText(doc, rawText) {
   const frag = doc.createDocumentFragment();
   let para = null;
   let list = null;
+  let sources = null;
   for (const line of text.replace(/\r\n?/g, "\n").split("\n")) {
+    if (SOURCE.test(line)) {
+      para = null;
+      list = null;
+      if (!sources) sources = frag.appendChild(sourceBlock(doc));
+      const item = sources.appendChild(doc.createElement("p"));
+      item.className = "bw-source";
+      const label = item.appendChild(doc.createElement("span"));
+      label.className = "bw-source-label";
+      label.textContent = "Source: ";
+      appendInline(doc, item, line.replace(SOURCE, ""), false);
+      continue;
+    }
+    sources = null;
     if (line.trim() === "") {
       para = null;
       list = null;

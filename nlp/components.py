@@ -280,7 +280,7 @@ def _feature_vocabulary(nlp: Language) -> List[str]:
     """Stable columns: labels, then every aspect id of the lexicon and every population
     and form id (sorted). The aspects come from the saved pipeline's entity ruler."""
     labels = [lm.BACLOFEN, lm.DRUG, lm.FORM, lm.POPULATION, lm.ASPECT]
-    ruler = nlp.get_pipe("entity_ruler") if "entity_ruler" in nlp.pipe_names else None
+    ruler = nlp.get_pipe("entity_ruler") if "entity_ruler" in getattr(nlp, "pipe_names", ()) else None
     aspects = sorted({p["id"] for p in (ruler.patterns if ruler else []) if p.get("label") == lm.ASPECT})
     return (labels + [f"{lm.ASPECT}:{a}" for a in aspects]
             + [f"{lm.POPULATION}:{p}" for p in POPULATIONS] + [f"{lm.FORM}:{f}" for f in FORMS])

@@ -75,6 +75,8 @@ MAX_DRUGS = 3
 # what baclofen is, not about taking it with diazepam); dosing questions that name another
 # medicine stay interaction questions ("how much tylenol can I take with it?").
 DRUG_LOOKUP_TOPICS = frozenset({"interactions", "dosage", "how_to_take"})
+# A named medicine with several entries shows those the ranking puts near the best.
+RELATED_SHARE = 0.4
 
 
 class SafeAction(Action):
@@ -137,7 +139,8 @@ class Question:
 
     @property
     def follow_up(self) -> bool:
-        return self.intent == "follow_up"
+        # An unsure message mid-conversation is most likely about what was just discussed.
+        return self.intent in ("follow_up", "nlu_fallback")
 
     def context(self) -> select.Context:
         return select.Context(intent_topic=self.topic, topic_probabilities=self.topic_probabilities,
@@ -236,23 +239,61 @@ def lookup(ids: Sequence[str]) -> List[Entry]:
     return store.entries_by_id(ids)
 
 
-def interaction_bubble(drugs: Sequence[str]) -> Tuple[Optional[compose.Bubble], List[str]]:
+@dataclass
+class Reply:
+    """What one turn says, and the topic of the first entry it showed (for follow-ups)."""
+
+    messages: List[compose.Message]
+    topic: Optional[str] = None
+
+
+@dataclass
+class Choice:
+    """The answer to one question: an answer bubble, or a note, or the candidates to ask about."""
+
+    bubble: Optional[compose.Bubble] = None
+    audience: str = "clinician"
+    note: Optional[str] = None  # e.g. "Our sources list no interaction information for X …"
+    candidates: Tuple[str, ...] = ()
+
+    @property
+    def topic(self) -> Optional[str]:
+        return self.bubble.entries[0].topic if self.bubble and self.bubble.entries else None
+
+
+def by_ranking(entries: Sequence[Entry], ranking: Ranking) -> List[Entry]:
+    """The entries the ranking puts clearly first (a named drug can have several): the best,
+    and others at least RELATED_SHARE of its probability; unranked ones keep their order."""
+    scores = dict(ranking)
+    ranked = sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
+    best = scores.get(ranked[0].id, 0.0) if ranked else 0.0
+    if best <= 0.0:
+        return list(entries)
+    return [e for e in ranked if scores.get(e.id, 0.0) >= RELATED_SHARE * best]
+
+
+def interaction_bubble(drugs: Sequence[str], ranking: Ranking = ()) -> Tuple[Optional[compose.Bubble], List[str]]:
     """What our sources say about each named medicine with baclofen: (bubble, notes)."""
+    found = [(drug, store.interaction(drug)) for drug in drugs]
+    known = [e for _, result in found if result.known for e in result.entries]
+    # Ranked together: "red bull or monster energy drinks" names caffeine, not the alcohol
+    # that "drinks" alone would mean.
+    chosen = {e.id for e in by_ranking(known, ranking)}
     entries: List[Entry] = []
     intros: List[str] = []
     notes: List[str] = []
-    for drug in drugs:
-        result = store.interaction(drug)
-        if result.known:
-            entries.extend(result.entries)
-            intro = drug_intro(result.match, result.entries)
-            if intro:
-                intros.append(intro)
-        else:
+    for _, result in found:
+        if not result.known:
             notes.append(result.text)
+            continue
+        mine = [e for e in result.entries if e.id in chosen and e not in entries]
+        entries.extend(mine)
+        intro = drug_intro(result.match, mine) if mine else ""
+        if intro:
+            intros.append(intro)
     if not entries:
         return None, notes
-    return compose.Bubble(entries, " ".join(intros) or None), notes
+    return compose.Bubble(entries, " ".join(intros + notes) or None), []
 
 
 def drug_intro(match: Optional[store.DrugMatch], entries: Sequence[Entry] = ()) -> str:
@@ -268,19 +309,33 @@ def drug_intro(match: Optional[store.DrugMatch], entries: Sequence[Entry] = ()) 
             f"{match.class_name}, which include it.")
 
 
-def interaction_messages(q: Question) -> List[compose.Message]:
+def choose(q: Question, ranking: Ranking, drugs: Sequence[str]) -> Choice:
+    """The answer to one question (the whole message, or one part of it)."""
+    decision = select.decide(ranking, _meta(), q.context())
+    best = lookup(decision.answer)
+    if drugs and not (best and best[0].topic not in DRUG_LOOKUP_TOPICS):
+        # A named medicine: what our sources say about it, unless the words clearly ask
+        # something else ("is it like valium?" is about what baclofen is).
+        bubble, notes = interaction_bubble(drugs, ranking)
+        if bubble is not None:
+            return Choice(bubble, "pharmacist")
+        if best and best[0].topic == "interactions":
+            # Nothing on the name itself, but the words name an entry ("sertraline" → SSRIs).
+            return Choice(compose.Bubble(best), "pharmacist")
+        return Choice(note=" ".join(notes), audience="pharmacist")
+    if best:
+        return Choice(compose.Bubble(with_companions(best)), audience_of(best[0].topic))
+    return Choice(candidates=decision.candidates)
+
+
+def interaction_messages(q: Question) -> Reply:
     """One answer for the named medicines; the label's general warning when none is named."""
     if not q.drugs:
-        return compose.compose(
+        return Reply(compose.compose(
             store.entries("interactions", [OVERVIEW]), "pharmacist",
             note="Which other medicine do you mean? Tell me its name (for example "
-                 "\"oxycodone\" or \"Xanax\") and I'll tell you what our sources say.")
-    bubble, notes = interaction_bubble(q.drugs)
-    if bubble is None:
-        return compose.reply([], "pharmacist", note=" ".join(notes))
-    if notes:
-        bubble = compose.Bubble(bubble.entries, " ".join(filter(None, [bubble.preface, *notes])))
-    return compose.reply([bubble], "pharmacist")
+                 "\"oxycodone\" or \"Xanax\") and I'll tell you what our sources say."), "interactions")
+    return reply_of(choose(q, q.ranking, q.drugs), q)
 
 
 def clarify(candidates: Sequence[str], prompt: str = CLARIFY_PROMPT) -> List[compose.Message]:
@@ -300,91 +355,69 @@ def topic_buttons(q: Question) -> List[compose.Message]:
              "buttons": [{"title": TOPIC_TITLES[t], "payload": f"/ask_{t}{extra}"} for t in topics]}]
 
 
-def entries_answer(entries: List[Entry], preface: Optional[str] = None) -> List[compose.Message]:
+def entries_answer(entries: List[Entry], preface: Optional[str] = None) -> Reply:
     entries = with_companions(entries)
-    return compose.reply([compose.Bubble(entries, preface)], audience_of(entries[0].topic))
+    topic = entries[0].topic
+    return Reply(compose.reply([compose.Bubble(entries, preface)], audience_of(topic)), topic)
 
 
-def ranked_answer(q: Question, decision: Optional[select.Decision] = None) -> List[compose.Message]:
-    """The answer the ranking and the context support, or a clarifying question."""
-    decision = decision or select.decide(q.ranking, _meta(), q.context())
-    if decision.confident:
-        return entries_answer(lookup(decision.answer))
-    if decision.candidates:
-        return clarify(decision.candidates)
+def reply_of(choice: Choice, q: Question) -> Reply:
+    """The messages for one question's choice."""
+    if choice.bubble is not None:
+        return Reply(compose.reply([choice.bubble], choice.audience), choice.topic)
+    if choice.note:
+        return Reply(compose.reply([], choice.audience, note=choice.note), "interactions")
+    if choice.candidates:
+        return Reply(clarify(choice.candidates))
     if q.topic:  # the classifier knows the topic, but no entry matched the words
         return entries_answer(store.entries(q.topic, [OVERVIEW]))
-    return topic_buttons(q)
+    return Reply(topic_buttons(q))
 
 
-def parts_answer(q: Question) -> Optional[List[compose.Message]]:
-    """Each question of a two-question message answered in its own bubble, or None."""
+def parts_answer(q: Question) -> Optional[Reply]:
+    """Each question of a several-question message answered in its own bubble, or None."""
     if len(q.parts) < 2:
         return None
-    meta = _meta()
-    bubbles: List[compose.Bubble] = []
-    topics: List[str] = []
-    for part in q.parts:
-        if part.drugs:
-            bubble, notes = interaction_bubble(part.drugs)
-            if bubble is not None:
-                bubbles.append(bubble)
-                topics.append("interactions")
-            continue
-        decision = select.decide(part.ranking, meta, q.context())
-        if decision.confident:
-            entries = with_companions(lookup(decision.answer))
-            if entries:
-                bubbles.append(compose.Bubble(entries))
-                topics.append(entries[0].topic)
-    firsts = {b.entries[0].id for b in bubbles}
-    if len(bubbles) < 2 or len(firsts) < len(bubbles):
+    choices = [choose(q, part.ranking, part.drugs) for part in q.parts]
+    answered = [c for c in choices if c.bubble is not None]
+    firsts = {c.bubble.entries[0].id for c in answered if c.bubble}
+    if len(answered) < 2 or len(firsts) < len(answered):
         return None
-    audiences = {audience_of(t) for t in topics}
-    return compose.reply(bubbles, audiences.pop() if len(audiences) == 1 else "clinician")
+    audiences = {c.audience for c in answered}
+    audience = audiences.pop() if len(audiences) == 1 else "clinician"
+    return Reply(compose.reply([c.bubble for c in answered if c.bubble], audience), answered[0].topic)
 
 
-def answer_messages(q: Question) -> List[compose.Message]:
+def answer_messages(q: Question) -> Reply:
     """The normal (non-emergency) answer to a knowledge question."""
     if q.chosen:
         chosen = lookup([q.chosen])
         if chosen:
             return entries_answer(chosen)
     if personal_dosing.is_conversion_request(q.text):
-        return compose.compose(store.entries("pump", ["dosage"]), "pump_team", preface=CONVERSION_PREFACE)
+        return Reply(compose.compose(store.entries("pump", ["dosage"]), "pump_team",
+                                     preface=CONVERSION_PREFACE), "pump")
     several = parts_answer(q)
     if several:
         return several
-    decision = select.decide(q.ranking, _meta(), q.context())
-    best = lookup(decision.answer)
-    if q.drugs and not (best and best[0].topic not in DRUG_LOOKUP_TOPICS):
-        # A named medicine: what our sources say about it, unless the words clearly ask
-        # something else ("is it like valium?", "red bull with it?" → caffeine).
-        return interaction_messages(q)
-    if personal_dosing.is_personal_dosing_request(q.text) and q.topic in (None, "dosage", "pump"):
-        return personal_dose_answer(q, best)
-    return ranked_answer(q, decision)
+    choice = choose(q, q.ranking, q.drugs)
+    if not q.drugs and personal_dosing.is_personal_dosing_request(q.text) and q.topic in (None, "dosage", "pump"):
+        return personal_dose_answer(q, choice)
+    return reply_of(choice, q)
 
 
-def personal_dose_answer(q: Question, best: List[Entry]) -> List[compose.Message]:
+def personal_dose_answer(q: Question, choice: Choice) -> Reply:
     """Never a dose for this person: the label fact the question is about, and a referral."""
-    if best and best[0].topic in ("dosage", "pump"):
-        entries = best
+    if choice.bubble is not None and choice.topic in ("dosage", "pump"):
+        entries = list(choice.bubble.entries)
     else:
         topic = "pump" if q.topic == "pump" or q.form == "intrathecal" else "dosage"
         # A child's or kidney patient's question gets that group's entry, not the adult maximum.
         sub = "dosage" if topic == "pump" else (q.population or "maximum")
         entries = [e for e in store.entries(topic, [sub]) if e.subtopic == sub] \
             or store.entries(topic, [OVERVIEW])
-    return compose.compose(entries, audience_of(entries[0].topic), preface=PERSONAL_DOSE_PREFACE)
-
-
-def shown_topic(messages: Sequence[compose.Message], q: Question) -> Optional[str]:
-    """The topic of the first entry an answer showed (the `topic` slot for follow-ups)."""
-    for entry in store.answerable():
-        if any(isinstance(m.get("text"), str) and entry.text.strip() in m["text"] for m in messages):
-            return entry.topic
-    return q.topic
+    topic = entries[0].topic
+    return Reply(compose.compose(entries, audience_of(topic), preface=PERSONAL_DOSE_PREFACE), topic)
 
 
 def context_events(q: Question, tracker: Tracker, topic: Optional[str]) -> List[EventType]:
@@ -407,9 +440,9 @@ class ActionAnswer(SafeAction):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
         q = read_question(tracker)
-        messages = answer_messages(q)
-        send(dispatcher, messages)
-        return context_events(q, tracker, shown_topic(messages, q))
+        reply = answer_messages(q)
+        send(dispatcher, reply.messages)
+        return context_events(q, tracker, reply.topic)
 
 
 class ActionEmergency(SafeAction):
@@ -430,9 +463,9 @@ class ActionEmergency(SafeAction):
             q = read_question(tracker, follow_on)
             normal = answer_messages(q)
             # Only a clear answer goes with emergency advice, never a question back.
-            if not any(m.get("buttons") for m in normal) and any(compose.SOURCE_MARK in str(m["text"]) for m in normal):
-                send(dispatcher, emergency[:-1] + normal[:-1] + emergency[-1:])
-                return context_events(q, tracker, shown_topic(normal, q))
+            if normal.topic and not any(m.get("buttons") for m in normal.messages):
+                send(dispatcher, emergency[:-1] + normal.messages[:-1] + emergency[-1:])
+                return context_events(q, tracker, normal.topic)
         send(dispatcher, emergency)
         return []
 

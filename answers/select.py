@@ -113,6 +113,11 @@ def decide(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta],
         return Decision(scores=scores)
     best_id, best = ranked[0]
     runner = ranked[1] if len(ranked) > 1 else None
+    if runner is not None and best < CLEAR_RATIO * runner[1] \
+            and _overview_of_the_same_topic(meta[runner[0]], meta[best_id]):
+        # A close call between a topic's general answer and one of its specific ones: the
+        # person asked generally ("can I drive on it?"), so the general answer is given.
+        (best_id, best), runner = (runner[0], best + runner[1]), None
     agree = runner is not None and _same_answer(meta[best_id], meta[runner[0]])
     clear = runner is None or best >= CLEAR_RATIO * runner[1]
     evidence = dict(ranking).get(best_id, 0.0) >= RAW_MIN
@@ -122,6 +127,10 @@ def decide(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta],
             shown.append(runner[0])
         return Decision(answer=tuple(shown), scores=scores)
     return Decision(candidates=_candidates(ranked, meta), scores=scores)
+
+
+def _overview_of_the_same_topic(candidate: EntryMeta, best: EntryMeta) -> bool:
+    return candidate.subtopic == OVERVIEW and best.subtopic != OVERVIEW and candidate.topic == best.topic
 
 
 def _same_answer(a: EntryMeta, b: EntryMeta) -> bool:

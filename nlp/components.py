@@ -297,6 +297,11 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 FALLBACK_INTENT = "nlu_fallback"
 FOLLOW_UP_INTENT = "follow_up"
 INTERACTIONS_INTENT = "ask_interactions"
+# An unsure out_of_scope or fallback becomes a knowledge question when the entry ranker
+# is sure (measured on the consumer dev set: no out-of-scope item was rescued).
+RESCUE_MAX_CONFIDENCE = 0.9
+RESCUE_MIN_RANKING = 0.6
+ENTRY_RANKING = "entry_ranking"  # nlp/entry_ranking.py, which runs before these rules
 # A pronoun may stand for baclofen ("can I take it with xanax") — then it is not another drug's question.
 _PRONOUNS = frozenset({"it", "its", "it's", "this", "that", "them"})
 
@@ -314,11 +319,16 @@ class IntentRules(LexiconComponent):
        answers with the entries the ranker finds ("how often is it refilled?" → pump
        refills, a bare "dose?" → the usual dose); and an unsure message naming another
        drug is a follow-up about taking it with baclofen.
-    Place after the classifier and FallbackClassifier, before RedFlagDetector.
+    4. Rescue by the entry ranker: an unsure `out_of_scope` or `nlu_fallback` naming no other
+       drug, whose best-ranked entry is clearly first, is that entry's topic's question.
+    Place after the classifier, FallbackClassifier and EntryRanker, before RedFlagDetector.
     """
 
-    def corrected_intent(self, intent: Optional[str], text: str) -> Optional[str]:
-        """The intent the rules give this message, or None to keep the classifier's."""
+    def corrected_intent(self, intent: Optional[str], text: str, confidence: float = 1.0,
+                         best_entry: Optional[Dict[str, Any]] = None) -> Optional[str]:
+        """The intent the rules give this message, or None to keep the classifier's.
+
+        `best_entry` is the entry ranker's first entry ({"id", "score", "topic"}), if any."""
         doc = parse(self.nlp, text)
         labels = {ent.label_ for ent in doc.ents}
         names_baclofen = lm.BACLOFEN in labels
@@ -337,14 +347,23 @@ class IntentRules(LexiconComponent):
             # "and what if I also have a glass of wine?": answered as a follow-up about that
             # drug with baclofen — what our sources say, never another drug's dosing.
             return FOLLOW_UP_INTENT
+        if (intent in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT) and not other_drug and best_entry
+                and confidence < RESCUE_MAX_CONFIDENCE and best_entry.get("score", 0) >= RESCUE_MIN_RANKING
+                and best_entry.get("topic")):
+            # "is it addictive?" read as out of scope at 0.51, while one entry's questions
+            # match it at 0.99: the entry ranker knows this is a baclofen question.
+            return f"ask_{best_entry['topic']}"
         return None
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             try:
                 intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+                confidence = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+                ranked = message.get(ENTRY_RANKING) or []
                 text = message.get(TEXT)
-                corrected = self.corrected_intent(intent, text) if isinstance(text, str) else None
+                corrected = self.corrected_intent(intent, text, confidence, ranked[0] if ranked else None) \
+                    if isinstance(text, str) else None
                 if corrected:
                     chosen = {INTENT_NAME_KEY: corrected, PREDICTED_CONFIDENCE_KEY: 1.0}
                     ranking = [r for r in message.get(INTENT_RANKING_KEY) or []

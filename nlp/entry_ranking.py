@@ -3,7 +3,7 @@
 Trained from knowledge/content (each entry's questions and title), so a new entry is
 ranked after `make build` with no other file touched. For every message it adds
 
-- `entry_ranking`: [{"id", "score"}, …] best first (the ranker's probability of the entry);
+- `entry_ranking`: [{"id", "score", "topic"}, …] best first (the ranker's probability of the entry);
 - `entry_parts`: when the message asks two questions ("can I drink on it and will it make
   me gain weight"), [{"start", "end", "text", "ranking"}] for each, else [].
 
@@ -144,8 +144,9 @@ class EntryRanker(GraphComponent):
     def _rank(self, text: str):  # type: ignore[no-untyped-def]
         assert self.ranker is not None
         doc = parse(self.nlp, text)
-        ranked = [r.__dict__ for r in self.ranker.rank(ranker_text(doc, self.classes, concepts=self.concepts),
-                                                       RANKING_LIMIT)]
+        topics = {e.id: e.topic for e in self.ranker.entries}
+        ranked = [{**r.__dict__, "topic": topics[r.id]}
+                  for r in self.ranker.rank(ranker_text(doc, self.classes, concepts=self.concepts), RANKING_LIMIT)]
         parts = []
         spans = question_parts(doc)
         if len(spans) > 1:

@@ -148,9 +148,12 @@ def ruler_patterns(lexicon: dict) -> List[dict]:
 
 
 def spelling_targets(lexicon: dict) -> Set[str]:
-    """Words a misspelling may be corrected to: every word of every lexicon term."""
+    """Words a misspelling may be corrected to: every word of every lexicon term, and of the
+    ranker's concepts ("constipaton" → constipation)."""
     words: Set[str] = set()
-    for _label, _id, term in lexicon_entries(lexicon):
+    terms = [term for _label, _id, term in lexicon_entries(lexicon)]
+    terms += [str(t) for values in (lexicon.get("concepts") or {}).values() for t in values or ()]
+    for term in terms:
         for variant in term_variants(term):
             words.update(w for w in variant.split() if w.isalpha())
     return words

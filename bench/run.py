@@ -49,6 +49,7 @@ MAX_P95_MS = 250.0
 MAX_STARTUP_S = 20.0
 MAX_TRAIN_S = 90.0
 MAX_IDLE_RSS_MB = 1.5 * 1024  # 1.5 GiB for all our processes together
+MAX_RANKER_CPU_MS = 2.0
 
 
 def log(msg: str) -> None:
@@ -262,7 +263,17 @@ def gate(value: Optional[float], limit: float, at_least: bool) -> dict:
     return {"value": value, ("min" if at_least else "max"): limit, "ok": ok}
 
 
-def summarise(ours: dict, stock: Optional[dict]) -> dict:
+def ranker_cost() -> dict:
+    """The entry ranker's own CPU per message (bench/answer_ranking.py), in its own process."""
+    proc = subprocess.run([sys.executable, "-m", "bench.answer_ranking", "--cpu-only"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"bench.answer_ranking printed no result: {proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None) -> dict:
     """The headline figures (our bot at 8 users) and the gates."""
     level = ours["levels"][str(GATE_USERS)]
     tput = level["throughput_per_s"]
@@ -285,11 +296,16 @@ def summarise(ours: dict, stock: Optional[dict]) -> dict:
         "train_s": gate(ours.get("train_s"), MAX_TRAIN_S, False),
         "idle_rss_mb": gate(ours["idle_rss_mb"]["total"], MAX_IDLE_RSS_MB, False),
         "errors": gate(errors, 0, False),
+        # Issue 13: choosing the entry may add at most 2 ms of CPU per message.
+        "entry_ranker_cpu_ms": gate((ranker or {}).get("entry_ranker_cpu_ms_per_message"),
+                                    MAX_RANKER_CPU_MS, False),
     }
     if stock is None:
         gates["throughput_vs_stock"]["skipped"] = True
     if ours.get("train_s") is None:
         gates["train_s"]["skipped"] = True
+    if ranker is None:
+        gates["entry_ranker_cpu_ms"]["skipped"] = True
     return {
         "users": GATE_USERS,
         "throughput_per_s": tput,
@@ -304,6 +320,7 @@ def summarise(ours: dict, stock: Optional[dict]) -> dict:
         "stock_throughput_per_s": stock_tput,
         "ratio_vs_stock": ratio,
         "server_cpu_ms_per_message": {"ours": cpu_ours, "stock": cpu_stock},
+        "entry_ranker_cpu_ms_per_message": (ranker or {}).get("entry_ranker_cpu_ms_per_message"),
         "cpu_ratio_vs_stock": round(cpu_stock / cpu_ours, 2) if cpu_stock and cpu_ours else None,
         "gates": gates,
         "passed": all(g["ok"] or g.get("skipped") for g in gates.values()),
@@ -356,9 +373,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    ranker = ranker_cost()
     report = {"bench": "baclofen-assistant", "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
-              **summarise(ours, stock), "ours": ours, "stock": stock}
+              **summarise(ours, stock, ranker), "ours": ours, "stock": stock}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, ensure_ascii=False), flush=True)

@@ -96,8 +96,8 @@ def _prepare_tables(conn: Connection) -> None:
 def _rows(knowledge: Knowledge) -> Dict[Any, List[Dict[str, Any]]]:
     lexicon = knowledge.lexicon
     return {
-        Source: [{"key": k, "title": " ".join(v["title"].split()), "url": v.get("url")}
-                 for k, v in knowledge.sources.items()],
+        Source: [{"key": k, "title": " ".join(v["title"].split()), "url": v.get("url"),
+                  "region": str(v.get("region") or "US")} for k, v in knowledge.sources.items()],
         DrugClass: [{"id": k, "name": v["name"]} for k, v in lexicon["classes"].items()],
         Drug: [{"id": k, "name": v["name"], "class_id": v["class"]} for k, v in lexicon["drugs"].items()],
         Entry: [

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import declarative_base
 
 # Part of the content hash: changing the tables forces a rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Base = declarative_base()
 
@@ -22,6 +22,7 @@ class Source(Base):
     key = Column(String(32), primary_key=True)  # e.g. TAB, OZO (knowledge/sources.yml)
     title = Column(Text, nullable=False)
     url = Column(Text, nullable=True)  # the document itself, when sources.yml gives it
+    region = Column(String(8), nullable=False, default="US")  # whose label: US unless sources.yml says
 
 
 class Entry(Base):

@@ -48,6 +48,7 @@ class Entry:
     reviewed: dt.date
     title: str = ""
     source_url: Optional[str] = None
+    source_region: str = "US"  # whose label the source is (knowledge/sources.yml `region`)
 
 
 @dataclass(frozen=True)
@@ -127,25 +128,26 @@ def _session() -> Iterator[Session]:
 
 def _entry_query():  # type: ignore[no-untyped-def]
     return (
-        select(models.Entry, models.Source.title, models.Source.url)
+        select(models.Entry, models.Source.title, models.Source.url, models.Source.region)
         .outerjoin(models.Source, models.Source.key == models.Entry.source_doc)
         .order_by(models.Entry.position)
     )
 
 
-def _to_entry(row: models.Entry, title: Optional[str], url: Optional[str] = None) -> Entry:
+def _to_entry(row: models.Entry, title: Optional[str], url: Optional[str] = None,
+              region: Optional[str] = None) -> Entry:
     return Entry(
         id=row.id, topic=row.topic, subtopic=row.subtopic, text=row.text,
         source_doc=row.source_doc, source_section=row.source_section,
         source_title=title or row.source_doc, reviewed=row.reviewed,
-        title=row.title, source_url=url,
+        title=row.title, source_url=url, source_region=region or "US",
     )
 
 
 def _entries_where(*conditions) -> List[Entry]:  # type: ignore[no-untyped-def]
     with _session() as session:
         rows = session.execute(_entry_query().where(*conditions)).all()
-        return [_to_entry(entry, title, url) for entry, title, url in rows]
+        return [_to_entry(*row) for row in rows]
 
 
 def entries(topic: str, subtopics: Sequence[str] = ()) -> List[Entry]:

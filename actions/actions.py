@@ -77,6 +77,8 @@ MAX_DRUGS = 3
 DRUG_LOOKUP_TOPICS = frozenset({"interactions", "dosage", "how_to_take"})
 # A named medicine with several entries shows those the ranking puts near the best.
 RELATED_SHARE = 0.4
+# A personal question answered with one of these also gets the label's limit.
+RAISING = frozenset({"overview", "starting", "titration"})
 
 
 class SafeAction(Action):
@@ -135,17 +137,20 @@ class Question:
     ranking: Ranking = field(default_factory=list)
     parts: List[Part] = field(default_factory=list)
     topic_probabilities: Dict[str, float] = field(default_factory=dict)
+    aspects: Tuple[str, ...] = ()
     chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
 
     @property
     def follow_up(self) -> bool:
-        # An unsure message mid-conversation is most likely about what was just discussed.
-        return self.intent in ("follow_up", "nlu_fallback")
+        # An unsure message mid-conversation is most likely about what was just discussed,
+        # and so is one whose topic is the one just discussed ("so can I take two next time?").
+        return self.intent in ("follow_up", "nlu_fallback") or (
+            self.topic is not None and self.topic == self.previous_topic)
 
     def context(self) -> select.Context:
         return select.Context(intent_topic=self.topic, topic_probabilities=self.topic_probabilities,
                               previous_topic=self.previous_topic, follow_up=self.follow_up,
-                              population=self.population, form=self.form)
+                              population=self.population, form=self.form, aspects=self.aspects)
 
 
 def entity_values(tracker: Tracker, entity: str) -> List[str]:
@@ -199,6 +204,7 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         ranking=_ranking(tracker.latest_message.get("entry_ranking")),
         parts=_parts(tracker), chosen=chosen,
         topic_probabilities=_topic_probabilities(tracker),
+        aspects=tuple(entity_values(tracker, "aspect")),
     )
 
 
@@ -275,10 +281,8 @@ def by_ranking(entries: Sequence[Entry], ranking: Ranking) -> List[Entry]:
 def interaction_bubble(drugs: Sequence[str], ranking: Ranking = ()) -> Tuple[Optional[compose.Bubble], List[str]]:
     """What our sources say about each named medicine with baclofen: (bubble, notes)."""
     found = [(drug, store.interaction(drug)) for drug in drugs]
-    known = [e for _, result in found if result.known for e in result.entries]
-    # Ranked together: "red bull or monster energy drinks" names caffeine, not the alcohol
-    # that "drinks" alone would mean.
-    chosen = {e.id for e in by_ranking(known, ranking)}
+    # Each named medicine keeps what the ranking puts first among its own entries.
+    chosen = {e.id for _, result in found if result.known for e in by_ranking(result.entries, ranking)}
     entries: List[Entry] = []
     intros: List[str] = []
     notes: List[str] = []
@@ -324,18 +328,29 @@ def choose(q: Question, ranking: Ranking, drugs: Sequence[str]) -> Choice:
             return Choice(compose.Bubble(best), "pharmacist")
         return Choice(note=" ".join(notes), audience="pharmacist")
     if best:
+        best = for_the_person(best, q.population)
         return Choice(compose.Bubble(with_companions(best)), audience_of(best[0].topic))
     return Choice(candidates=decision.candidates)
 
 
-def interaction_messages(q: Question) -> Reply:
-    """One answer for the named medicines; the label's general warning when none is named."""
-    if not q.drugs:
-        return Reply(compose.compose(
-            store.entries("interactions", [OVERVIEW]), "pharmacist",
-            note="Which other medicine do you mean? Tell me its name (for example "
-                 "\"oxycodone\" or \"Xanax\") and I'll tell you what our sources say."), "interactions")
-    return reply_of(choose(q, q.ranking, q.drugs), q)
+def for_the_person(best: List[Entry], population: Optional[str]) -> List[Entry]:
+    """A topic's general answer, when the conversation is about someone its topic has an
+    entry for ("my son" … "and the dose?"), is replaced by that entry: US label first."""
+    if not population or [e.subtopic for e in best] != [OVERVIEW]:
+        return best
+    written = [e for e in store.entries(best[0].topic, [population]) if e.subtopic == population]
+    written.sort(key=lambda e: e.source_region != "US")
+    return written[:1] or best
+
+
+WHICH_MEDICINE = ("Which other medicine do you mean? Tell me its name (for example \"oxycodone\" "
+                  "or \"Xanax\") and I'll tell you what our sources say.")
+
+
+def general_interactions() -> Reply:
+    """The label's general warning, and a question for the medicine's name."""
+    return Reply(compose.compose(store.entries("interactions", [OVERVIEW]), "pharmacist", note=WHICH_MEDICINE),
+                 "interactions")
 
 
 def clarify(candidates: Sequence[str], prompt: str = CLARIFY_PROMPT) -> List[compose.Message]:
@@ -364,9 +379,14 @@ def entries_answer(entries: List[Entry], preface: Optional[str] = None) -> Reply
 def reply_of(choice: Choice, q: Question) -> Reply:
     """The messages for one question's choice."""
     if choice.bubble is not None:
+        if not q.drugs and [e.subtopic for e in choice.bubble.entries] == [OVERVIEW] and choice.topic == "interactions":
+            return general_interactions()  # "what should I avoid with it?": and which medicine?
         return Reply(compose.reply([choice.bubble], choice.audience), choice.topic)
     if choice.note:
         return Reply(compose.reply([], choice.audience, note=choice.note), "interactions")
+    if q.topic == "interactions" and not q.drugs:
+        # About other medicines, but none we know by name ("is it ok with zorblaxin?").
+        return general_interactions()
     if choice.candidates:
         return Reply(clarify(choice.candidates))
     if q.topic:  # the classifier knows the topic, but no entry matched the words
@@ -378,8 +398,14 @@ def parts_answer(q: Question) -> Optional[Reply]:
     """Each question of a several-question message answered in its own bubble, or None."""
     if len(q.parts) < 2:
         return None
-    choices = [choose(q, part.ranking, part.drugs) for part in q.parts]
-    answered = [c for c in choices if c.bubble is not None]
+    answered = []
+    for part in q.parts:
+        choice = choose(q, part.ranking, part.drugs)
+        # One question of several stands on its own only with strong evidence: a short
+        # piece ("what do we do now?") matches something weakly.
+        if choice.bubble is not None and (part.drugs or dict(part.ranking).get(choice.bubble.entries[0].id, 0.0)
+                                          >= select.PART_RAW_MIN):
+            answered.append(choice)
     firsts = {c.bubble.entries[0].id for c in answered if c.bubble}
     if len(answered) < 2 or len(firsts) < len(answered):
         return None
@@ -408,15 +434,19 @@ def answer_messages(q: Question) -> Reply:
 
 def personal_dose_answer(q: Question, choice: Choice) -> Reply:
     """Never a dose for this person: the label fact the question is about, and a referral."""
-    if choice.bubble is not None and choice.topic in ("dosage", "pump"):
-        entries = list(choice.bubble.entries)
+    topic = "pump" if q.topic == "pump" or q.form == "intrathecal" or choice.topic == "pump" else "dosage"
+    # The label's limit for this person: a child's or kidney patient's entry, the pump dose
+    # range, or else the adult maximum (80 mg a day).
+    sub = "dosage" if topic == "pump" else (q.population or "maximum")
+    limit = [e for e in store.entries(topic, [sub]) if e.subtopic == sub] or store.entries(topic, [OVERVIEW])
+    chosen = list(choice.bubble.entries) if choice.bubble is not None and choice.topic in ("dosage", "pump") else []
+    if not chosen:
+        entries = limit
+    elif chosen[0].subtopic in RAISING and all(e.subtopic != sub for e in chosen):
+        # "should I go up to 30 mg three times a day?": how doses are raised, and the limit.
+        entries = compose._unique(chosen + limit[:1])
     else:
-        topic = "pump" if q.topic == "pump" or q.form == "intrathecal" else "dosage"
-        # A child's or kidney patient's question gets that group's entry, not the adult maximum.
-        sub = "dosage" if topic == "pump" else (q.population or "maximum")
-        entries = [e for e in store.entries(topic, [sub]) if e.subtopic == sub] \
-            or store.entries(topic, [OVERVIEW])
-    topic = entries[0].topic
+        entries = chosen  # the fact asked about ("how many mL is 10 mg?")
     return Reply(compose.compose(entries, audience_of(topic), preface=PERSONAL_DOSE_PREFACE), topic)
 
 

@@ -85,10 +85,13 @@ def source_line(entry: Entry) -> str:
 
 
 def bubble_text(bubble: Bubble) -> str:
+    """Paragraphs and source lines joined by single line breaks: Rasa's channels split a
+    message's text at every blank line into separate messages, which would break one
+    answer into several bubbles."""
     entries = _unique(bubble.entries)
     paragraphs = ([bubble.preface] if bubble.preface else []) + [e.text.strip() for e in entries]
     sources = list(dict.fromkeys(source_line(e) for e in entries))
-    return "\n\n".join(paragraphs) + ("\n\n" + "\n".join(sources) if sources else "")
+    return "\n".join(paragraphs + sources)
 
 
 def reply(

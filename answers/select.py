@@ -23,22 +23,30 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from knowledge.topics import FORMS, OVERVIEW, POPULATIONS
 
+PUMP_TOPIC, PUMP_FORM = "pump", "intrathecal"
+DEFAULT_FORM = "tablets"  # what "it" is when no form is named: most people take tablets
+
 # Tuned on the dev set (tests/answers/consumer_dev.yml): see README "Answer selection".
-ANSWER_MIN = 0.40  # the best entry's share after context: below this it is only a guess
+ANSWER_MIN = 0.45  # the best entry's share after context: below this it is only a guess
 RAW_MIN = 0.08  # and the ranker's own probability for it: a share of a flat ranking is no evidence
+PART_RAW_MIN = 0.3  # one question of several is answered on its own only with strong evidence
 CLEAR_RATIO = 1.6  # the best must be this many times the runner-up, unless they agree
+DECISIVE_MIN, DECISIVE_RATIO = 0.3, 2.5  # or a lower share that is far ahead of every other
 CANDIDATE_MIN = 0.06  # entries offered on a clarifying question have at least this share
 SECOND_RATIO = 1.25  # a second entry of the same subtopic is shown when this close
+NEAR_TIE = 1.1  # a specific entry this close to its topic's overview: the overview answers
 MAX_CANDIDATES = 3
 # How much the intent classifier's topic counts: the entry's probability is multiplied by
 # (P(topic) + PRIOR_FLOOR) ** PRIOR_WEIGHT. The floor keeps a topic the classifier
 # missed in play.
-PRIOR_WEIGHT = 0.6
-PRIOR_FLOOR = 0.05
+PRIOR_WEIGHT = 0.3
+PRIOR_FLOOR = 0.15
 # Context factors.
 SAME_GROUP = 2.0  # the entry is written for the person or form being asked about
+ASPECT_MATCH = 2.0  # the message names the entry's subtopic ("which are serious?" → serious)
 OTHER_GROUP = 0.5  # the entry is written for a group nobody mentioned
-FOLLOW_UP_TOPIC = 1.5  # a follow-up stays on the previous answer's topic
+FOLLOW_UP_TOPIC = 3.0  # a follow-up stays on the previous answer's topic
+OTHER_COUNTRY = 0.75  # US labels first: a UK, Canadian or Swiss entry wins only when clearly better
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class EntryMeta:
     topic: str
     subtopic: str
     title: str
+    region: str = "US"  # whose label the entry's source is
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Context:
     follow_up: bool = False
     population: Optional[str] = None  # named now or earlier in the conversation
     form: Optional[str] = None
+    aspects: Tuple[str, ...] = ()  # lexicon aspects named in this message ("serious", "refill")
 
 
 @dataclass(frozen=True)
@@ -97,10 +107,18 @@ def _prior(info: EntryMeta, context: Context) -> float:
 def _context_factor(info: EntryMeta, context: Context) -> float:
     factor = 1.0
     for named, groups in ((context.population, POPULATIONS), (context.form, FORMS)):
-        if info.subtopic in groups:
-            factor *= SAME_GROUP if info.subtopic == named else OTHER_GROUP
+        if info.subtopic == named:
+            factor *= SAME_GROUP
+        elif info.subtopic in groups and not (named is None and info.subtopic == DEFAULT_FORM):
+            factor *= OTHER_GROUP
+    if context.form == PUMP_FORM and info.topic == PUMP_TOPIC:
+        factor *= SAME_GROUP  # every pump entry is written for the intrathecal form
+    if info.subtopic in context.aspects:
+        factor *= ASPECT_MATCH
     if context.follow_up and context.previous_topic and info.topic == context.previous_topic:
         factor *= FOLLOW_UP_TOPIC
+    if info.region != "US":
+        factor *= OTHER_COUNTRY
     return factor
 
 
@@ -113,18 +131,26 @@ def decide(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta],
         return Decision(scores=scores)
     best_id, best = ranked[0]
     runner = ranked[1] if len(ranked) > 1 else None
-    if runner is not None and best < CLEAR_RATIO * runner[1] \
-            and _overview_of_the_same_topic(meta[runner[0]], meta[best_id]):
+    if runner is not None and (_overview_of_the_same_topic(meta[best_id], meta[runner[0]]) or (
+            best < NEAR_TIE * runner[1] and _overview_of_the_same_topic(meta[runner[0]], meta[best_id]))):
         # A close call between a topic's general answer and one of its specific ones: the
-        # person asked generally ("can I drive on it?"), so the general answer is given.
-        (best_id, best), runner = (runner[0], best + runner[1]), None
+        # person asked generally ("can I drive on it?"), so the general answer, which
+        # covers the specific one, is given.
+        overview = best_id if meta[best_id].subtopic == OVERVIEW else runner[0]
+        (best_id, best), runner = (overview, best + runner[1]), (ranked[2] if len(ranked) > 2 else None)
     agree = runner is not None and _same_answer(meta[best_id], meta[runner[0]])
     clear = runner is None or best >= CLEAR_RATIO * runner[1]
-    evidence = dict(ranking).get(best_id, 0.0) >= RAW_MIN
-    if best >= ANSWER_MIN and evidence and (clear or agree):
+    # The ranker's own probability, times what the conversation adds ("serious" after a
+    # side-effects answer): a large share of a flat ranking is no evidence.
+    evidence = dict(ranking).get(best_id, 0.0) * _context_factor(meta[best_id], context) >= RAW_MIN
+    decisive = runner is None or best >= DECISIVE_RATIO * runner[1]
+    if evidence and ((best >= ANSWER_MIN and (clear or agree)) or (best >= DECISIVE_MIN and decisive)):
         shown = [best_id]
-        if agree and runner is not None and best <= SECOND_RATIO * runner[1]:
-            shown.append(runner[0])
+        if agree and runner is not None:
+            if meta[best_id].region != "US" and meta[runner[0]].region == "US":
+                shown = [runner[0], best_id]  # the US label leads; the other country's adds to it
+            elif best <= SECOND_RATIO * runner[1]:
+                shown.append(runner[0])
         return Decision(answer=tuple(shown), scores=scores)
     return Decision(candidates=_candidates(ranked, meta), scores=scores)
 
@@ -152,22 +178,8 @@ def _candidates(ranked: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMet
     return tuple(chosen)
 
 
-def decide_parts(parts: Sequence[Sequence[Tuple[str, float]]], meta: Mapping[str, EntryMeta],
-                 context: Context = Context()) -> Optional[List[Decision]]:
-    """One confident decision per question when a message asks several different ones.
-
-    None when fewer than two parts are answered confidently with different entries:
-    then the whole message is ranked as one question.
-    """
-    decisions = [decide(p, meta, context) for p in parts]
-    answered = [d for d in decisions if d.confident]
-    firsts = {d.answer[0] for d in answered}
-    if len(answered) < 2 or len(firsts) < len(answered):
-        return None
-    return answered
-
-
 def meta_of(entries: Sequence[object]) -> Dict[str, EntryMeta]:
     """EntryMeta by id for knowledge.store.Entry objects (anything with those fields)."""
-    return {e.id: EntryMeta(e.id, e.topic, e.subtopic, getattr(e, "title", "") or e.id)  # type: ignore[attr-defined]
+    return {e.id: EntryMeta(e.id, e.topic, e.subtopic, getattr(e, "title", "") or e.id,  # type: ignore[attr-defined]
+                            getattr(e, "source_region", "US"))
             for e in entries}

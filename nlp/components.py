@@ -333,7 +333,9 @@ class IntentRules(LexiconComponent):
         labels = {ent.label_ for ent in doc.ents}
         names_baclofen = lm.BACLOFEN in labels
         # "my pump", "the tablets", "it": the question is about the person's baclofen.
-        refers_to_baclofen = names_baclofen or lm.FORM in labels or any(t.lower_ in _PRONOUNS for t in doc)
+        refers_to_baclofen = names_baclofen or lm.FORM in labels or any(
+            t.lower_ in _PRONOUNS and not (t.lower_ == "its" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ == "own")
+            for t in doc)  # "gabapentin on its own" is about gabapentin
         other_drug = lm.DRUG in labels
         if intent in BACLOFEN_ONLY_INTENTS and other_drug and not refers_to_baclofen:
             return OUT_OF_SCOPE_INTENT
@@ -344,6 +346,8 @@ class IntentRules(LexiconComponent):
                                             or (intent == OUT_OF_SCOPE_INTENT and refers_to_baclofen)):
             return FOLLOW_UP_INTENT
         if intent == FALLBACK_INTENT and other_drug:
+            if not refers_to_baclofen and best_entry and f"ask_{best_entry.get('topic')}" in BACLOFEN_ONLY_INTENTS:
+                return OUT_OF_SCOPE_INTENT  # "what side effects does gabapentin have on its own?"
             # "and what if I also have a glass of wine?": answered as a follow-up about that
             # drug with baclofen — what our sources say, never another drug's dosing.
             return FOLLOW_UP_INTENT

@@ -86,7 +86,7 @@ def test_every_knowledge_intent_answers_from_the_kb_with_source_and_disclaimer(i
 def test_one_answer_is_one_bubble_with_its_source_lines_then_the_disclaimer():
     texts, messages, _ = answer("what is the maximum daily dose of baclofen?")
     assert len(messages) == 2, texts  # the answer, then the disclaimer
-    body, _, sources = texts[0].partition("\n\nSource: ")
+    body, _, sources = texts[0].partition("\nSource: ")
     assert "80 mg" in body and "Source:" not in body
     for line in ("Source: " + sources).splitlines():
         assert SOURCE_LINE.match(line), line

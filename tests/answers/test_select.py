@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from answers import select
-from answers.select import Context, EntryMeta, decide, decide_parts
+from answers.select import Context, EntryMeta, decide
 
 META = {m.id: m for m in [
     EntryMeta("dose-max", "dosage", "maximum", "Maximum daily dose"),
     EntryMeta("dose-children", "dosage", "children", "Children's doses in US labels"),
-    EntryMeta("dose-children-uk", "dosage", "children", "Children's doses in the UK"),
+    EntryMeta("dose-children-uk", "dosage", "children", "Children's doses in the UK", region="UK"),
     EntryMeta("dose-overview", "dosage", "overview", "Usual doses"),
     EntryMeta("pump-heat", "pump", "heat", "Heat, saunas and hot tubs"),
     EntryMeta("pump-overview", "pump", "overview", "What the pump is"),
     EntryMeta("alcohol", "interactions", "alcohol", "Alcohol"),
+    EntryMeta("forms-tablets", "forms", "tablets", "Tablet strengths"),
+    EntryMeta("forms-liquid", "forms", "liquid", "Oral liquids"),
+    EntryMeta("storage-heat", "storage", "heat", "Keeping it cool"),
+    EntryMeta("driving", "driving", "overview", "Driving"),
 ]}
 
 
@@ -34,7 +38,7 @@ def test_a_flat_ranking_is_no_evidence_even_when_its_top_share_is_large():
 
 
 def test_two_entries_that_say_more_about_the_same_thing_are_shown_together():
-    d = decide([("dose-children", 0.45), ("dose-children-uk", 0.42)], META)
+    d = decide([("dose-children", 0.45), ("dose-children-uk", 0.5)], META)  # UK counts 0.75
     assert d.answer == ("dose-children", "dose-children-uk")
 
 
@@ -60,8 +64,26 @@ def test_ids_the_knowledge_base_no_longer_has_are_ignored():
     assert decide([], META) == select.Decision()
 
 
-def test_two_parts_answered_by_different_entries_are_two_answers():
-    parts = [[("alcohol", 0.8)], [("dose-max", 0.7)]]
-    assert [d.answer for d in decide_parts(parts, META)] == [("alcohol",), ("dose-max",)]
-    assert decide_parts([[("alcohol", 0.8)], [("alcohol", 0.7)]], META) is None  # the same answer twice
-    assert decide_parts([[("alcohol", 0.8)], [("pump-heat", 0.3), ("pump-overview", 0.3)]], META) is None
+def test_the_us_label_leads_when_two_entries_say_the_same_thing():
+    d = decide([("dose-children-uk", 0.6), ("dose-children", 0.3)], META)
+    assert d.answer == ("dose-children", "dose-children-uk")
+
+
+def test_tablets_are_what_it_is_when_no_form_is_named():
+    """ "what strengths are there": the tablets' entry is not held back like the liquid's."""
+    d = decide([("forms-tablets", 0.3), ("forms-liquid", 0.2)], META)
+    assert d.answer == ("forms-tablets",)
+    assert decide([("forms-tablets", 0.3), ("forms-liquid", 0.2)], META, Context(form="liquid")).answer == ("forms-liquid",)
+
+
+def test_a_general_answer_just_ahead_of_its_own_specific_one_answers():
+    d = decide([("dose-overview", 0.5), ("dose-max", 0.4)], META)
+    assert d.answer == ("dose-overview",)
+
+
+def test_a_lower_share_far_ahead_of_every_other_answers():
+    ranking = [("dose-max", 0.3), ("alcohol", 0.11), ("pump-heat", 0.11), ("pump-overview", 0.11),
+               ("storage-heat", 0.11), ("driving", 0.11)]
+    share = select.adjusted(ranking, META, Context())[0][1]
+    assert share < select.ANSWER_MIN
+    assert decide(ranking, META).answer == ("dose-max",)

@@ -24,11 +24,11 @@ import yaml
 from actions.compose import APOLOGY as ACTION_APOLOGY
 from actions.compose import DISCLAIMER_MARK, EMERGENCY_MARK
 from channels.guard import APOLOGY as CHANNEL_APOLOGY
-from knowledge.topics import TOPICS
+from knowledge.topics import EMERGENCY, TOPICS
 
 HERE = Path(__file__).resolve().parent
 # Conversation topics: every knowledge topic plus the non-medical kinds of conversation.
-TOPIC_TAGS = tuple(TOPICS) + ("smalltalk", "out_of_scope", "bad_input", "sources", "fallback")
+TOPIC_TAGS = TOPICS + (EMERGENCY, "smalltalk", "out_of_scope", "bad_input", "sources", "fallback")
 TURN_KEYS = {"user", "repeat", "contains", "contains_any", "not_contains",
              "first_starts_with", "disclaimer", "buttons"}
 CONVERSATION_KEYS = {"id", "topic", "socketio", "turns"}

@@ -37,7 +37,7 @@ def test_normalised_ignores_case_spacing_and_end_punctuation() -> None:
 def test_lines_also_in_training_are_left_out_and_annotations_kept(tmp_path: Path) -> None:
     (tmp_path / "train.yml").write_text(TRAINING)
     (tmp_path / "heldout.yml").write_text(HELDOUT)
-    path, left_out = unseen_heldout(tmp_path / "heldout.yml", tmp_path / "train.yml", tmp_path / "out")
+    path, left_out = unseen_heldout(tmp_path / "heldout.yml", [tmp_path / "train.yml"], tmp_path / "out")
     assert left_out == 3
     kept = {block["intent"]: block["examples"] for block in yaml.safe_load(path.read_text())["nlu"]}
     assert kept == {"greet": "- good evening\n", "ask_interactions": "- is [oxycodone](drug) ok with lioresal\n"}

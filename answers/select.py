@@ -111,8 +111,8 @@ def _context_factor(info: EntryMeta, context: Context) -> float:
             factor *= SAME_GROUP
         elif info.subtopic in groups and not (named is None and info.subtopic == DEFAULT_FORM):
             factor *= OTHER_GROUP
-    if context.form == PUMP_FORM and info.topic == PUMP_TOPIC:
-        factor *= SAME_GROUP  # every pump entry is written for the intrathecal form
+    if context.form and info.topic == PUMP_TOPIC:  # every pump entry is written for the intrathecal form
+        factor *= SAME_GROUP if context.form == PUMP_FORM else OTHER_GROUP
     if info.subtopic in context.aspects:
         factor *= ASPECT_MATCH
     if context.follow_up and context.previous_topic and info.topic == context.previous_topic:

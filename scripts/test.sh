@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: `make test` (and .ci/run) runs exactly this.
-# Order: set-up → build (data validation, train) → dialogue stories → NLU held-out gates → pytest
+# Order: set-up → build (data validation, train) → dialogue stories → NLU held-out gates →
+# answer gate (consumer-phrasing test set) → pytest
 # (unit, knowledge base on SQLite and PostgreSQL, safety sets, actions, channels, live
 # conversations over REST and socket.io, browser). pytest runs last so its summary closes the run.
 set -euo pipefail
@@ -20,6 +21,9 @@ scripts/test_stories.sh
 
 say "NLU on the held-out set"
 "$PY" scripts/nlu_gate.py
+
+say "Answers on the consumer-phrasing test set"
+"$PY" scripts/answer_gate.py --set test
 
 say "pytest"
 set +e

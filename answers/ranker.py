@@ -89,7 +89,9 @@ class EntryRanker:
         chars = _char_vectorizer().fit([t.chars for _, t in examples])
         X = _features(words, chars, [t for _, t in examples])
         y = np.asarray([i for i, _ in examples])
-        model = LogisticRegression(C=c, max_iter=3000, random_state=42).fit(X, y)
+        # saga: 20 s on 6,600 rows × 237 entries where lbfgs took 160 s (make bench's training
+        # gate), with the same dev top-1 (0.886).
+        model = LogisticRegression(C=c, solver="saga", max_iter=200, tol=1e-3, random_state=42).fit(X, y)
         # Entries are classes 0..n-1; every entry has at least one row (its title or text).
         coef = np.zeros((len(entries), X.shape[1]))
         intercept = np.full(len(entries), -1e9)

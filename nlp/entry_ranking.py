@@ -31,6 +31,7 @@ from spacy.language import Language
 
 from answers import ranker as ranking
 from answers.text import Concepts, drug_classes_of, question_parts, ranker_text
+from answers import text as text_module
 from knowledge import schema
 from nlp.pipeline import load_pipeline, parse
 
@@ -47,7 +48,9 @@ def knowledge_fingerprint(knowledge_dir: Optional[str] = None) -> str:
     """sha256 over everything the ranker is trained from (content files and lexicon)."""
     base = Path(knowledge_dir) if knowledge_dir else schema.KNOWLEDGE_DIR
     digest = hashlib.sha256()
-    for path in [*schema.content_files(base), base / "lexicon.yml"]:
+    # The ranker's own code too: a change of features or solver must not be served from cache.
+    code = [Path(ranking.__file__), Path(text_module.__file__), Path(__file__)]
+    for path in [*schema.content_files(base), base / "lexicon.yml", *code]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()

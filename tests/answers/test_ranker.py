@@ -63,3 +63,15 @@ def test_the_ranker_learns_which_words_name_an_entry_and_round_trips(tmp_path: P
     message = text("beer with it?")
     assert [r.id for r in again.rank(message)] == [r.id for r in ranker.rank(message)]
     assert again.rank(text("")) == []
+
+
+def test_the_ranker_fingerprint_covers_its_own_code(tmp_path: Path, monkeypatch):
+    """Rasa's cache must not serve a ranker trained by older feature or solver code."""
+    from answers import ranker as ranking_module
+    from nlp import entry_ranking
+
+    before = entry_ranking.knowledge_fingerprint()
+    changed = tmp_path / "ranker.py"
+    changed.write_text(Path(ranking_module.__file__).read_text() + "\n# CHAR_WEIGHT changed\n")
+    monkeypatch.setattr(ranking_module, "__file__", str(changed))
+    assert entry_ranking.knowledge_fingerprint() != before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
@@ -76,6 +77,8 @@ MAX_DRUGS = 3
 # medicine stay interaction questions ("how much tylenol can I take with it?").
 DRUG_LOOKUP_TOPICS = frozenset({"interactions", "dosage", "how_to_take"})
 # A named medicine with several entries shows those the ranking puts near the best.
+BARE_WORDS = 5  # a follow-up this short that names a form asks the last question again
+MAX_WRITTEN_FOR = 3  # entries shown for one form or person ("and the liquid?": each liquid)
 RELATED_SHARE = 0.4
 # A personal question answered with one of these also gets the label's limit.
 RAISING = frozenset({"overview", "starting", "titration"})
@@ -139,6 +142,16 @@ class Question:
     topic_probabilities: Dict[str, float] = field(default_factory=dict)
     aspects: Tuple[str, ...] = ()
     chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
+    groups: Tuple[str, ...] = ()  # forms this message names
+
+    @property
+    def bare_follow_up(self) -> Optional[str]:
+        """The form a short follow-up asks about ("and the liquid?"): the previous question
+        again, for that form. (A person named this way goes through the ranking: the label's
+        entry for them may be in another topic.)"""
+        if self.intent != "follow_up" or not self.groups or not self.previous_topic:
+            return None
+        return self.groups[0] if len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS else None
 
     @property
     def follow_up(self) -> bool:
@@ -205,6 +218,7 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         parts=_parts(tracker), chosen=chosen,
         topic_probabilities=_topic_probabilities(tracker),
         aspects=tuple(entity_values(tracker, "aspect")),
+        groups=tuple(forms),
     )
 
 
@@ -315,6 +329,11 @@ def drug_intro(match: Optional[store.DrugMatch], entries: Sequence[Entry] = ()) 
 
 def choose(q: Question, ranking: Ranking, drugs: Sequence[str]) -> Choice:
     """The answer to one question (the whole message, or one part of it)."""
+    group = q.bare_follow_up
+    if group and not drugs and q.previous_topic:
+        written = written_for(q.previous_topic, group, ranking, q.context())
+        if written:
+            return Choice(compose.Bubble(with_companions(written)), audience_of(q.previous_topic))
     decision = select.decide(ranking, _meta(), q.context())
     best = lookup(decision.answer)
     if drugs and not (best and best[0].topic not in DRUG_LOOKUP_TOPICS):
@@ -333,14 +352,23 @@ def choose(q: Question, ranking: Ranking, drugs: Sequence[str]) -> Choice:
     return Choice(candidates=decision.candidates)
 
 
+def written_for(topic: str, group: str, ranking: Ranking = (),
+                context: Optional[select.Context] = None) -> List[Entry]:
+    """A topic's entries written for one form or person: US labels first, then as ranked."""
+    written = [e for e in store.entries(topic, [group]) if e.subtopic == group]
+    us = [e for e in written if e.source_region == "US"]
+    written = us or written  # US labels first: another country's entry only when no US one
+    ids = {e.id for e in written}
+    shares = select.adjusted([(i, p) for i, p in ranking if i in ids], _meta(), context or select.Context())
+    return (by_ranking(written, shares) if written else [])[:MAX_WRITTEN_FOR]
+
+
 def for_the_person(best: List[Entry], population: Optional[str]) -> List[Entry]:
     """A topic's general answer, when the conversation is about someone its topic has an
     entry for ("my son" … "and the dose?"), is replaced by that entry: US label first."""
     if not population or [e.subtopic for e in best] != [OVERVIEW]:
         return best
-    written = [e for e in store.entries(best[0].topic, [population]) if e.subtopic == population]
-    written.sort(key=lambda e: e.source_region != "US")
-    return written[:1] or best
+    return written_for(best[0].topic, population)[:1] or best
 
 
 WHICH_MEDICINE = ("Which other medicine do you mean? Tell me its name (for example \"oxycodone\" "

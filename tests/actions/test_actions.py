@@ -133,6 +133,16 @@ def test_the_person_named_earlier_chooses_their_entry_in_a_follow_up():
     assert {"dosage-children", "dosage-children-uk"} & set(shown(texts)), texts
 
 
+def test_a_short_follow_up_naming_a_form_asks_the_last_question_again_for_it():
+    """ "and the liquid?" after a storage answer is about storing the liquid; after a forms
+    answer, about the liquid form — the US entries, not the UK children's liquid."""
+    texts, _, _ = answer("and the liquid?", {"topic": "storage"})
+    assert shown(texts) and all(e.startswith("storage-") for e in shown(texts)), texts
+    texts, _, _ = answer("and the liquid?", {"topic": "forms"})
+    assert shown(texts)[0] == "forms-liquid", texts
+    assert "forms-liquid-uk-children" not in shown(texts)
+
+
 def test_an_unclear_question_gets_a_clarifying_question_offering_answers_by_title():
     texts, messages, events = answer("what about the other thing")
     assert not shown(texts), texts

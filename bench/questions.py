@@ -78,7 +78,7 @@ OURS: List[Conversation] = [
     conv(("my husband took 20 baclofen tablets and won't wake up", EMERGENCY),
          "how many mg of baclofen is an overdose?"),
     conv(("my pump is alarming and i feel itchy and my spasms are much worse", EMERGENCY),
-         "what should the pump team check?", THANKS),
+         "how often does the pump need refilling?", THANKS),
     conv("is baclofen addictive?", "is it a controlled substance?", "can i drink wine with it?"),
 ]
 

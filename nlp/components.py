@@ -301,6 +301,11 @@ INTERACTIONS_INTENT = "ask_interactions"
 # is sure (measured on the consumer dev set: no out-of-scope item was rescued).
 RESCUE_MAX_CONFIDENCE = 0.9
 RESCUE_MIN_RANKING = 0.6
+# Lexicon ids of drinks and recreational substances: asked about "on it", never another
+# medicine's own question.
+NOT_MEDICINES = frozenset({"alcohol", "caffeine", "cannabis"})
+# Topics where a named medicine's own question could be meant ("how much tizanidine…").
+DRUG_TOPICS = frozenset({"interactions", "dosage", "how_to_take", "missed_dose", "stopping"})
 ENTRY_RANKING = "entry_ranking"  # nlp/entry_ranking.py, which runs before these rules
 # A pronoun may stand for baclofen ("can I take it with xanax") — then it is not another drug's question.
 _PRONOUNS = frozenset({"it", "its", "it's", "this", "that", "them"})
@@ -341,6 +346,15 @@ class IntentRules(LexiconComponent):
             return OUT_OF_SCOPE_INTENT
         if intent == OUT_OF_SCOPE_INTENT and other_drug and names_baclofen:
             return INTERACTIONS_INTENT
+        if intent == OUT_OF_SCOPE_INTENT and other_drug and refers_to_baclofen:
+            drugs = {str(e.ent_id_ or e.text).lower() for e in doc.ents if e.label_ == lm.DRUG}
+            if drugs and drugs <= NOT_MEDICINES:
+                return INTERACTIONS_INTENT  # "can I have a glass of wine on it?"
+            if (best_entry and best_entry.get("score", 0) >= RESCUE_MIN_RANKING
+                    and best_entry.get("topic") not in DRUG_TOPICS):
+                return f"ask_{best_entry['topic']}"  # "is it like valium?" → what baclofen is
+            # "tizanidine 4mg, how many times a day can I take it": the other medicine's own
+            # question stays out of scope.
         specific = any(e.label_ == lm.ASPECT for e in doc.ents)
         if specific and not other_drug and (intent == FALLBACK_INTENT
                                             or (intent == OUT_OF_SCOPE_INTENT and refers_to_baclofen)):

@@ -175,6 +175,21 @@ def test_intent_rules_turn_baclofen_plus_drug_into_interactions_and_rescue_aspec
     assert rules.corrected_intent("nlu_fallback", "dose?") == "follow_up"  # the action answers dosage
 
 
+def test_intent_rules_keep_baclofen_and_another_substance_in_scope_but_not_the_others_dose() -> None:
+    """ "is it like valium?" and "wine on it" are about baclofen; "tizanidine 4mg, how many
+    times a day can I take it" is tizanidine's own dosing."""
+    from nlp.components import IntentRules
+    rules = IntentRules({"pipeline_path": None})
+    about = {"id": "about-not-benzodiazepine", "score": 0.97, "topic": "about"}
+    assert rules.corrected_intent("out_of_scope", "is it like valium", 0.96, about) == "ask_about"
+    weight = {"id": "side-effects-weight-gain", "score": 0.5, "topic": "side_effects"}
+    assert rules.corrected_intent("out_of_scope", "can I have a glass of wine on it and will it make me put on weight?",
+                                  0.65, weight) == "ask_interactions"
+    relaxants = {"id": "interactions-muscle-relaxants", "score": 0.7, "topic": "interactions"}
+    assert rules.corrected_intent("out_of_scope", "tizanidine 4mg how many times a day can I take it",
+                                  0.9, relaxants) is None
+
+
 # --------------------------------------------------------------------------- featurizer
 
 def tokenized(text: str) -> Message:

@@ -117,6 +117,34 @@ def test_answer_shows_disclaimer_box(page: Page, web: WebServer) -> None:
     page.screenshot(path=str(RESULTS / "widget-answer.png"))
 
 
+def test_an_answer_is_one_bubble_with_a_linked_source_footer(page: Page, web: WebServer) -> None:
+    """Issue 13's example: the strengths, in one bubble whose source line is a separate,
+    differently styled element linking to the label, with its review date."""
+    open_widget(page, web.page_url())
+    before = ask(page, "what strengths are there")
+    answer = bot_messages(page).nth(before)
+    expect(answer).to_contain_text("5 mg, 10 mg, 15 mg and 20 mg")
+    footer = answer.locator("footer.bw-sources")
+    expect(footer).to_be_visible()
+    expect(footer).to_contain_text(re.compile(r"Reviewed \d{1,2} \w{3} \d{4}"))
+    link = footer.locator("a").first
+    expect(link).to_have_attribute("href", re.compile(r"^https://dailymed\.nlm\.nih\.gov/"))
+    # The footer looks different from the answer's text.
+    body_size, footer_size = page.evaluate(
+        """() => {
+            const root = document.getElementById('baclofen-assistant-widget').shadowRoot;
+            const bubbles = root.querySelectorAll('.bw-msg--bot .bw-bubble');
+            const bubble = [...bubbles].find(b => b.querySelector('footer.bw-sources'));
+            const p = bubble.querySelector(':scope > p');
+            return [getComputedStyle(p).fontSize, getComputedStyle(bubble.querySelector('footer .bw-source')).fontSize];
+        }"""
+    )
+    assert float(footer_size[:-2]) < float(body_size[:-2]), (body_size, footer_size)
+    # The disclaimer follows as its own info box: the answer itself is one bubble.
+    expect(page.locator(".bw-kind--info").last).to_contain_text(re.compile(r"pharmacist|doctor", re.I))
+    expect(bot_messages(page)).to_have_count(before + 2)
+
+
 def test_quick_reply_sends_payload_and_shows_title(page: Page, web: WebServer) -> None:
     open_widget(page, web.page_url())
     replies = wait_for_quick_replies(page)

@@ -279,6 +279,42 @@ def test_emergency_reply_is_an_alert(page: Page, web: WebServer) -> None:
     assert border == "rgb(179, 38, 30)"  # the red alert border
 
 
+def _first_reply_bubble_in_view(page: Page, before: int) -> None:
+    """After the whole reply has arrived, its first bubble is inside the log's visible area."""
+    expect(page.locator(".bw-kind--info").last).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    page.wait_for_timeout(500)  # let the last parts of the reply arrive and lay out
+    first, log = page.evaluate(
+        """(before) => {
+            const root = document.getElementById('baclofen-assistant-widget').shadowRoot;
+            const first = root.querySelectorAll('.bw-msg--bot')[before].getBoundingClientRect();
+            const log = root.querySelector('.bw-log').getBoundingClientRect();
+            return [{top: first.top, bottom: first.bottom}, {top: log.top, bottom: log.bottom}];
+        }""",
+        before,
+    )
+    assert log["top"] - 1 <= first["top"] < log["bottom"], (first, log)
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 720}, {"width": 375, "height": 667}],
+                         ids=["desktop", "375px"])
+def test_an_emergency_reply_keeps_its_first_bubble_in_view(browser: Browser, web: WebServer, viewport) -> None:
+    """A long reply (🚨 card, the answer, the disclaimer) must not scroll "Call 911 now…" off
+    the top: the widget shows the reply from its first bubble."""
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        open_widget(page, web.page_url())
+        for question in ("what are the side effects of baclofen?", "how should I store it?"):
+            ask(page, question)  # fill the log so that it scrolls
+            expect(page.locator(".bw-kind--info").last).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+        before = ask(page, "my husband took 20 baclofen tablets and won't wake up, how much is too much?")
+        expect(bot_messages(page).nth(before)).to_contain_text("911")
+        _first_reply_bubble_in_view(page, before)
+        page.screenshot(path=str(RESULTS / f"widget-emergency-{viewport['width']}.png"))
+    finally:
+        context.close()
+
+
 def test_markup_in_messages_is_text(page: Page, web: WebServer) -> None:
     hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
     open_widget(page, web.page_url())

@@ -17,6 +17,7 @@ const FAILURES_BEFORE_UNAVAILABLE = 3; // failed connection attempts
 const UNAVAILABLE_AFTER_MS = 8000; // or this long without a connection
 const RETRY_AFTER_MS = 10000; // when socket.io itself stops retrying
 const REPLY_TIMEOUT_MS = 30000;
+const REPLY_TOP_GAP_PX = 8; // room above the first bubble of a reply kept in view
 const MAX_INPUT = 1000;
 
 /** Read settings from the embedding <script> tag's data-* attributes. */
@@ -109,6 +110,7 @@ class ChatWidget {
     this.retryTimer = null;
     this.lastStamp = ""; // sender + minute of the last rendered message
     this.lastTime = null; // its <time>, hidden on screen when the next one repeats it
+    this.replyStart = null; // the first bubble of the reply now arriving
   }
 
   mount() {
@@ -398,7 +400,29 @@ class ChatWidget {
     const item = h("div", { class: `bw-msg bw-msg--${message.from} bw-kind--${kind}` }, bubble, time);
     if (message.replies.length) item.appendChild(this.repliesGroup(message.replies));
     this.log.appendChild(item);
-    this.scrollToEnd();
+    if (message.from === "user" || !live) {
+      this.replyStart = null; // the next bot message starts a new reply
+      this.scrollToEnd();
+      return;
+    }
+    if (!this.replyStart) this.replyStart = item;
+    this.keepReplyInView();
+  }
+
+  /**
+   * Show as much of the new reply as fits, from its first bubble: a reply taller than the
+   * log (an emergency card, then the answer, then the disclaimer) must not push its first
+   * bubble ("Call 911 now…") off the top.
+   */
+  keepReplyInView() {
+    const first = this.replyStart;
+    if (!first || !first.isConnected) {
+      this.scrollToEnd();
+      return;
+    }
+    const offset = first.getBoundingClientRect().top - this.log.getBoundingClientRect().top + this.log.scrollTop;
+    const end = this.log.scrollHeight - this.log.clientHeight;
+    this.log.scrollTop = Math.max(0, Math.min(offset - REPLY_TOP_GAP_PX, end));
   }
 
   repliesGroup(replies) {
@@ -455,6 +479,7 @@ class ChatWidget {
     this.log.replaceChildren();
     this.lastStamp = "";
     this.lastTime = null;
+    this.replyStart = null;
     this.hideTyping();
     this.ready = false;
     if (this.socket) {

@@ -195,6 +195,8 @@ CONCEPTS: Dict[str, List[str]] = {
         "rigid|rigidity|stiffness|stiff",
         "locked up",
         "muscles BE? * locked|locking|tight|seized",
+        "rock hard",
+        "hard as a? rock|board|plank",
     ],
     "STIFF_NECK": ["stiff neck", "neck BE? * stiff", "neck stiffness"],
     "HEADACHE_BAD": ["severe|bad|terrible|awful|worst|splitting headache"],
@@ -255,9 +257,12 @@ CONCEPTS: Dict[str, List[str]] = {
     # --- pump
     "PUMP": ["pump|pumps|synchromed|itb|intrathecal|catheter|reservoir", "pump pocket"],
     "PUMP_SITE": ["incision|wound|scar|stitches|pocket"],
-    "PUMP_PROBLEM": [
+    # A missed or late refill names the pump by itself ("the refill was overdue").
+    "REFILL_MISSED": [
         "missed|missing|skipped|forgot|late|overdue|delayed|cancelled PRON_POSS|the? pump? refill|refills|refilling",
         "refill|refills BE|got|has|have * missed|late|overdue|delayed|cancelled|forgotten|skipped",
+    ],
+    "PUMP_PROBLEM": [
         "not * * work|working|functioning",
         "stopped|stop|stops working",
         "ran|run|running|gone|going|is|'s|went empty|dry",
@@ -270,6 +275,11 @@ CONCEPTS: Dict[str, List[str]] = {
         "SPASM BE? come|came|coming|gone? back",
         "SPASM BE|have|has? returned|returning|rebounded|rebounding",
         "spasming|spasms badly|terribly|uncontrollably|constantly",
+        # nonstop spasms: "my legs won't stop jerking", "keeps jerking nonstop"
+        "keep|keeps|kept jerking|spasming|twitching|kicking",
+        "jerking|spasming|twitching|jerks|spasms nonstop|constantly|non-stop|continuously",
+        "SPASM|jerking|jerks|twitching will|would not stop",
+        "will|would not stop jerking|spasming|twitching|kicking",
     ],
     "LOW_BP": ["blood pressure|bp * * low|dropping|dropped|falling|fell|crashing|crashed|plummeting",
                "low blood pressure|bp"],
@@ -328,6 +338,43 @@ CONCEPTS: Dict[str, List[str]] = {
         "self -? harm|harming",
         "better off dead",
         "no reason to live",
+        # passive and indirect: not waking up, being a burden, saving up pills, goodbyes
+        "hope|hoping|wish|pray PRON_SUBJ * not|never wake|waking up",
+        "sleep and * not|never wake|waking up",
+        "to not|never wake|waking up",
+        "take|swallow * * to not|never wake up",
+        "better off without me",
+        "better|happier|easier off? if PRON_SUBJ was|were|am gone|dead",
+        "better|happier|easier off? if PRON_SUBJ * was|were|did not here|around|alive|exist",
+        "better|easier to not|never be here|alive|around|anymore",
+        "better|easier to not|never exist",
+        "notice|care if PRON_SUBJ was|were gone|dead",
+        "miss me if PRON_SUBJ was|were gone|dead",
+        "i BE * a burden",
+        "i BE * burden to|on everyone|everybody|them|my|her|him",
+        "stockpiling|stockpile|stockpiled|hoarding|hoard|hoarded|stashing|stashed PRON_POSS? MED",
+        "saving|saved|collecting|collected up PRON_POSS? MED",
+        "this is goodbye",
+        "goodbye forever|everyone|world",
+        "goodbye|suicide letter|letters|note|notes",
+        "not be here much|for? long|longer",
+        "giving|given|gave|give * * things|stuff|belongings|possessions away",
+        "point in|of carrying|going on",
+        "point in|of living|life|anything",
+        "point in|of being alive",
+        "want|wanted|wish it all to? stop|end|over",
+        "want|wanna|wish to? disappear|vanish",
+        "not keep going|living",
+        "not go|carry on like this",
+        "not go|carry on anymore",
+        "not go|carry on any longer",
+        "not do this anymore",
+        "not do this any longer",
+        "not want|wanna to? live like this",
+        "not want|wanna to? go|carry on like this",
+        "think|thinking|thought about|of taking|swallowing all|every * MED|CONTAINER",
+        "lethal|fatal|deadly dose|amount|overdose",
+        "how many|much * * * * to kill|die",
     ],
     # --- an emergency stated outright
     "EMERGENCY_SAID": [
@@ -364,6 +411,8 @@ CONCEPTS: Dict[str, List[str]] = {
                                "in an|the? emergency|emergencies",
                                "a&e|emergency or|and"],
     "EXCLUDE_BREATHING": ["breathe|breathing through PRON_POSS? nose"],
+    # "the pain is killing me", "my back is killing me": a figure of speech
+    "EXCLUDE_SELF_HARM": ["BE killing|kills me", "pain|back|legs|spasms|cramps killing me"],
     "EXCLUDE_INFECT_SIGN": ["red light|lights|button|flash"],
 }
 
@@ -678,8 +727,11 @@ def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
         add("withdrawal_oral", h.first("STOPPED"), h.first(*ORAL_WITHDRAWAL_SIGNS))
 
     add("pump_withdrawal", pump, h.first(*PUMP_WITHDRAWAL_STRONG))
-    add("pump_withdrawal", pump, h.first("PUMP_PROBLEM", "ALARM_EVENT"),
+    add("pump_withdrawal", pump, h.first("PUMP_PROBLEM", "REFILL_MISSED", "ALARM_EVENT", "STOPPED"),
         h.first(*ORAL_WITHDRAWAL_SIGNS))
+    # A missed refill is a pump by itself: with any withdrawal sign it is an emergency.
+    add("pump_withdrawal", h.first("REFILL_MISSED"), h.first(*ORAL_WITHDRAWAL_SIGNS, *PUMP_WITHDRAWAL_STRONG))
+    add("pump_withdrawal", pump, h.first(*FEVERS))  # fever in a pump user: withdrawal or infection
 
     add("pump_infection", h.first("PUMP", "PUMP_SITE"), h.first("INFECT_SIGN"))
     add("pump_infection", pump, h.first(*FEVERS), h.first("STIFF_NECK", "HEADACHE_BAD"))

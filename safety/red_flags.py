@@ -133,6 +133,7 @@ CONCEPTS: Dict[str, List[str]] = {
     ],
     "BREATHING": [
         "not|barely|hardly think|believe? PRON_SUBJ? BE? breathe|breathing",
+        "not|cant|cnt|cannot|carnt breathe|breath|breth|brethe|breathing",  # "cant breath", typos
         "stopped|stops|stopping breathing",
         "struggling|struggle|struggles|trouble|difficulty|difficult|hard|unable|fighting|labouring|laboring|gasping to|for? breathe|breathing|air",
         "struggling|struggle|trouble|difficulty|hard|unable|not to? catch|get|getting PRON_POSS? breath|breaths",
@@ -404,6 +405,7 @@ CONCEPTS: Dict[str, List[str]] = {
     "EXCLUDE_CONFUSED": ["ran|run|running|runs out of it",
                          "confused|confusing|confusion about|by|as|over|regarding|with|on|how|what|why|which|whether|if"],
     "EXCLUDE_UNRESPONSIVE": ["i|'m|m|am * hard|difficult|impossible to wake|rouse",
+                             "find|finding|found it * hard|difficult|impossible to wake|rouse",
                              "i|we will|would|do|does|did|can|could not wake|waking up",
                              "not respond|responding|responsive|react|reacting to * MED|treatment|therapy|drug|drugs|it|dose|doses|physio|injections",
                              "not respond|responding|responsive|react|reacting well|as|like"],

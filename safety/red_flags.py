@@ -130,6 +130,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "SEIZURE_N today|tonight|now|earlier",
         "SEIZURE_N right|just now",
         "SEIZURE_N this morning|afternoon|evening",
+        "eyes rolled|rolling|roll back",
     ],
     "BREATHING": [
         "not|barely|hardly think|believe? PRON_SUBJ? BE? breathe|breathing",
@@ -156,6 +157,10 @@ CONCEPTS: Dict[str, List[str]] = {
         "will|would|does|did|can not wake|waking up",
         "not|barely|hardly keep PRON_OBJ awake",
         "not come|coming round|around",
+        "barely|hardly|not get PRON_OBJ to answer|respond|talk|speak",
+        "not open PRON_POSS eyes",
+        "slumped|slumping over",
+        "not really with it",
         "unconscious|unresponsive|unrousable|comatose|lifeless",
         "in a coma",
         "passed|blacked out",
@@ -281,6 +286,9 @@ CONCEPTS: Dict[str, List[str]] = {
         "jerking|spasming|twitching|jerks|spasms nonstop|constantly|non-stop|continuously",
         "SPASM|jerking|jerks|twitching will|would not stop",
         "will|would not stop jerking|spasming|twitching|kicking",
+        "SPASM BE? through the roof",
+        "SPASM BE? out of control",
+        "SPASM BE? * unbearable|uncontrollable",
     ],
     "LOW_BP": ["blood pressure|bp * * low|dropping|dropped|falling|fell|crashing|crashed|plummeting",
                "low blood pressure|bp"],
@@ -320,6 +328,20 @@ CONCEPTS: Dict[str, List[str]] = {
         "tight muscles",
         "SEIZURE_N|seizing|convulsing|fitting",
         "not feeding|feed",
+    ],
+    # --- sedation from a combination: another sedating substance plus a dangerous sign
+    "SEDATIVE": [
+        "oxycodone|oxy|oxycontin|percocet|morphine|tramadol|codeine|fentanyl|hydrocodone|vicodin|methadone|heroin",
+        "xanax|alprazolam|valium|diazepam|ativan|lorazepam|klonopin|clonazepam|benzo|benzos",
+        "ambien|zolpidem|zopiclone|gabapentin|pregabalin|lyrica",
+        "vodka|whisky|whiskey|gin|rum|alcohol|drinks|booze|wine|beer|beers",
+        "sleeping pill|pills|tablet|tablets",
+    ],
+    "DROWSY_DANGER": [
+        "going|gonna to? pass|black out",
+        "going|gonna to? faint",
+        "barely|hardly|not stay|keep awake",
+        "barely|hardly|not keep PRON_POSS eyes open",
     ],
     # --- self-harm
     "SELF_HARM": [
@@ -376,6 +398,19 @@ CONCEPTS: Dict[str, List[str]] = {
         "think|thinking|thought about|of taking|swallowing all|every * MED|CONTAINER",
         "lethal|fatal|deadly dose|amount|overdose",
         "how many|much * * * * to kill|die",
+        "enough to end|kill",
+        "not cope anymore",
+        "not cope any longer",
+        "not take it anymore",
+        "sleep|asleep forever",
+        "asleep and * not|never wake|waking up",
+        "giving|give|given|gave up on everything|life|living",
+        "life BE not worth",
+        "had enough of living|life",
+        "loves|love me and BE? sorry",
+        "thinking|planning|going|gonna|want|wanna of|about|to? take|taking|swallow|swallowing PRON_POSS|the whole|entire MED|CONTAINER|supply|lot|stash",
+        "took|taken|swallowed|had extra|more|lots|loads on purpose",
+        "took|taken|swallowed|had extra|more|lots|loads deliberately|intentionally",
     ],
     # --- an emergency stated outright
     "EMERGENCY_SAID": [
@@ -416,6 +451,8 @@ CONCEPTS: Dict[str, List[str]] = {
     # "the pain is killing me", "my back is killing me": a figure of speech
     "EXCLUDE_SELF_HARM": ["BE killing|kills me", "pain|back|legs|spasms|cramps killing me"],
     "EXCLUDE_INFECT_SIGN": ["red light|lights|button|flash"],
+    # "the alarm went off but the nurse checked it": already handled
+    "EXCLUDE_ALARM_EVENT": ["alarm|alarms * went|gone|going|goes off but|and * * * checked|fixed|reset|silenced|sorted"],
 }
 
 SELF_HARM_CONCEPTS = {"SELF_HARM"}
@@ -737,6 +774,7 @@ def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
 
     add("pump_infection", h.first("PUMP", "PUMP_SITE"), h.first("INFECT_SIGN"))
     add("pump_infection", pump, h.first(*FEVERS), h.first("STIFF_NECK", "HEADACHE_BAD"))
+    add("pump_infection", pump, h.first("STIFF_NECK"), h.first("HEADACHE_BAD"))  # meningitis signs
 
     add("kidney_confusion", h.first("KIDNEY"), h.first("CONFUSED", "VERY_DROWSY", "HALLUC"))
     add("unresponsive", h.first("UNRESPONSIVE"))
@@ -750,6 +788,8 @@ def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
     add("overdose", h.first("FLOPPY"), h.first("VERY_DROWSY"))
 
     add("pump_alarm", pump, h.first("ALARM_EVENT"))
+    # "had baclofen and oxycodone and now I'm going to pass out"
+    add("overdose", h.first("SEDATIVE"), h.first("DROWSY_DANGER"))
     add("fever_rigidity", h.first(*FEVERS), h.first("RIGID", "CONFUSED"))
     if not found:
         add("general", h.first("EMERGENCY_SAID"))

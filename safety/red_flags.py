@@ -217,6 +217,8 @@ CONCEPTS: Dict[str, List[str]] = {
         "TAKE_PAST PRON_POSS|it|the|a * dose|doses|MED? * twice",
         "TAKE_PAST it twice",
         "TAKE_PAST twice|double|triple|treble PRON_POSS|the|a? * dose|doses|amount|MED",
+        "TAKE_PAST|gave * NUM times PRON_POSS|the|his|her dose",
+        "TAKE_PAST|gave PRON_OBJ|PRON_POSS * * * twice by mistake",
         "doubled up",
     ],
     "TOOK_COUNT": ["TAKE_PAST|gave about|around|like|maybe|over|nearly|almost|roughly|approximately|least? NUM"],
@@ -226,6 +228,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "TAKE_PAST a? handful|fistful",
         "TAKE_PAST a|the? bunch|load|loads|lot|lots|pile|heap of * * MED|CONTAINER",
         "TAKE_PAST all PRON_POSS|the|of * MED|CONTAINER",
+        "TAKE_PAST the|all rest|remainder of * * MED|CONTAINER",
     ],
     "INSTEAD_OF": ["NUM mg|milligrams|MED? MED? instead of NUM"],
     "ON_PURPOSE": ["on purpose", "deliberately|intentionally"],
@@ -252,6 +255,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "stopped|quit|stopping taking PRON_POSS? MED",
         "came|come|coming|been|gone|went off PRON_POSS? MED",
         "ran|run|running out",
+        "pump BE? empty",
         "cold turkey",
         "not had|taken any|PRON_POSS|MED",
         "no MED since|for",
@@ -288,7 +292,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "will|would not stop jerking|spasming|twitching|kicking",
         "SPASM BE? through the roof",
         "SPASM BE? out of control",
-        "SPASM BE? * unbearable|uncontrollable",
+        "SPASM BE? * unbearable|uncontrollable|awful|horrendous|horrible|agonising|agonizing",
     ],
     "LOW_BP": ["blood pressure|bp * * low|dropping|dropped|falling|fell|crashing|crashed|plummeting",
                "low blood pressure|bp"],
@@ -343,6 +347,9 @@ CONCEPTS: Dict[str, List[str]] = {
         "barely|hardly|not stay|keep awake",
         "barely|hardly|not keep PRON_POSS eyes open",
     ],
+    # "if I took my whole month's supply would I die": together, a self-harm question
+    "WHOLE_SUPPLY": ["took|take|taking|swallowed|swallow PRON_POSS|the|a whole|entire * * MED|CONTAINER|supply|lot|stash|prescription"],
+    "DIE_Q": ["would|will|could|can PRON_SUBJ die", "kill|killed me|PRON_REFL", "be fatal|lethal|deadly"],
     # --- self-harm
     "SELF_HARM": [
         "kill|killing|kills|killed me|PRON_REFL",
@@ -411,6 +418,13 @@ CONCEPTS: Dict[str, List[str]] = {
         "thinking|planning|going|gonna|want|wanna of|about|to? take|taking|swallow|swallowing PRON_POSS|the whole|entire MED|CONTAINER|supply|lot|stash",
         "took|taken|swallowed|had extra|more|lots|loads on purpose",
         "took|taken|swallowed|had extra|more|lots|loads deliberately|intentionally",
+        "going|gonna|want|wanna|will to? end it",
+        "care|notice|matter if PRON_SUBJ * took|take|swallowed all|every",
+        "no|nobody one? would|will|d care|notice if PRON_SUBJ * took|take|swallowed|was|were|died|disappeared",
+        "be PRON_POSS last message|words|goodbye",
+        "cut|cutting|burned|burning PRON_REFL",
+        "tired|sick of being alive",
+        "tired|sick of living|life",
     ],
     # --- an emergency stated outright
     "EMERGENCY_SAID": [
@@ -455,7 +469,7 @@ CONCEPTS: Dict[str, List[str]] = {
     "EXCLUDE_ALARM_EVENT": ["alarm|alarms * went|gone|going|goes off but|and * * * checked|fixed|reset|silenced|sorted"],
 }
 
-SELF_HARM_CONCEPTS = {"SELF_HARM"}
+SELF_HARM_CONCEPTS = {"SELF_HARM", "WHOLE_SUPPLY", "DIE_Q"}
 CUE_CONCEPTS = {"CUE_IF", "CUE_WHEN", "CUE_CAUSE", "CUE_CLAUSE", "CUE_PAST"}
 
 # Words whose misspellings the pipeline's spelling component should fix.
@@ -750,6 +764,7 @@ def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
     pump_mentioned = "PUMP" in h.mentioned
 
     add("self_harm", h.first("SELF_HARM"))
+    add("self_harm", h.first("WHOLE_SUPPLY"), h.first("DIE_Q"))
     if h.get("ON_PURPOSE"):
         add("self_harm", h.first("ON_PURPOSE"), h.first(*OD_INGEST))
 

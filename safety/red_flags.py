@@ -375,7 +375,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "take|swallow * * to not|never wake up",
         "better off without me",
         "better|happier|easier off? if PRON_SUBJ was|were|am gone|dead",
-        "better|happier|easier off? if PRON_SUBJ * was|were|did not here|around|alive|exist",
+        "better|happier|easier off? if PRON_SUBJ * was|were|did|do not here|around|alive|exist",  # NORM of "did" is "do"
         "better|easier to not|never be here|alive|around|anymore",
         "better|easier to not|never exist",
         "notice|care if PRON_SUBJ was|were gone|dead",
@@ -403,6 +403,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "not want|wanna to? live like this",
         "not want|wanna to? go|carry on like this",
         "think|thinking|thought about|of taking|swallowing all|every * MED|CONTAINER",
+        "think|thinking|thought about|of taking|swallowing the|my|a whole|entire MED|CONTAINER|supply|lot",
         "lethal|fatal|deadly dose|amount|overdose",
         "how many|much * * * * to kill|die",
         "enough to end|kill",
@@ -441,6 +442,9 @@ CONCEPTS: Dict[str, List[str]] = {
     "CUE_CAUSE": ["cause|causes|causing", "lead|leads to", "trigger|triggers",
                   "result|results in"],
     "CUE_CLAUSE": ["sign|signs|symptom|symptoms|risk|risks|chance|chances|danger|dangers of",
+                   # "the nurse told me to look out for fever and stiffness": what to watch for
+                   "look|looking|watch|watching out for", "watch|watching for", "keep an eye out",
+                   "told|tell|warned|advised me|us to? look|watch",
                    "warning signs", "side effect|effects", "side-effect|side-effects|sideeffects",
                    "mean|means|meaning|meant", "leaflet|label|listed|section|monograph",
                    "in general", "count|counts as"],

@@ -22,7 +22,7 @@ from answers import select
 from knowledge import store
 from knowledge.store import Entry
 from knowledge.topics import EMERGENCY, OVERVIEW, POPULATIONS, is_topic
-from safety import personal_dosing
+from safety import personal_dosing, red_flags
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,34 @@ class SafeAction(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: Dict[Text, Any]) -> List[EventType]:
         try:
-            return self.answer(dispatcher, tracker, domain)
+            across = [] if self.name() == "action_emergency" else conversation_red_flags(tracker)
+            if not across:
+                return self.answer(dispatcher, tracker, domain)
+            # An emergency only this message and the one before show together: its advice
+            # first, then the answer to what was asked.
+            inner = CollectingDispatcher()
+            events = self.answer(inner, tracker, domain)
+            advice = compose._unique([e for k in across for e in store.entries(EMERGENCY, [k])])
+            emergency = compose.compose([], "emergency", emergency=advice or store.entries(EMERGENCY, ["general"]))
+            send(dispatcher, emergency[:-1])
+            dispatcher.messages.extend(inner.messages)
+            if not any(str(m.get("text") or "").startswith(compose.DISCLAIMER_MARK) for m in inner.messages):
+                send(dispatcher, emergency[-1:])
+            return events
         except Exception:  # noqa: BLE001 - by design: a medical bot must never go silent
             log.exception("action %s failed; sending the safe apology", self.name())
             dispatcher.messages.clear()  # no half answer before the apology
             send(dispatcher, compose.apology())
             return []
+
+
+def conversation_red_flags(tracker: Tracker) -> List[str]:
+    """Red-flag kinds shown only by the person's last two messages together."""
+    texts = [e.get("text") for e in tracker.events
+             if e.get("event") == "user" and isinstance(e.get("text"), str)]
+    if len(texts) < 2 or texts[-1].startswith("/") or texts[-2].startswith("/"):
+        return []  # a button press is not the person's own words
+    return list(dict.fromkeys(f.kind for f in red_flags.detect_across(texts[-2], texts[-1])))
 
 
 def send(dispatcher: CollectingDispatcher, messages: Sequence[compose.Message]) -> None:

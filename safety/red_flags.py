@@ -901,3 +901,13 @@ def detect(text: str) -> List[RedFlag]:
         logger.exception("red-flag detector unavailable")
         return []
     return detector.detect(text)
+
+
+def detect_across(previous: str, current: str) -> List[RedFlag]:
+    """Red flags that only two messages together show: "my pump ran out on Monday" … "now
+    I have a fever". Kinds either message shows alone are left out (they were, or are,
+    reported on their own)."""
+    if not (isinstance(previous, str) and isinstance(current, str)) or not previous.strip() or not current.strip():
+        return []
+    alone = {f.kind for f in detect(previous)} | {f.kind for f in detect(current)}
+    return [f for f in detect(f"{previous.rstrip(' .!?')}. {current}") if f.kind not in alone]

@@ -143,6 +143,27 @@ def test_a_short_follow_up_naming_a_form_asks_the_last_question_again_for_it():
     assert "forms-liquid-uk-children" not in shown(texts)
 
 
+def _after(previous: str, text: str) -> Tracker:
+    """A tracker whose person said `previous`, then `text` (the real parse of `text`)."""
+    data = json.loads((TRACKERS / "side_effects.json").read_text())
+    data["latest_message"] = parse(text)
+    data["events"] = [e for e in data["events"] if e.get("event") != "user"] + [
+        {"event": "user", "text": previous, "parse_data": parse(previous)},
+        {"event": "user", "text": text, "parse_data": data["latest_message"]},
+    ]
+    return Tracker.from_dict(data)
+
+
+def test_an_emergency_only_two_messages_together_show_comes_first():
+    """ "my pump ran out on monday" … "now i have a fever": withdrawal advice first."""
+    texts, _, _ = run(actions.ActionAnswer(), _after("my pump ran out on monday", "now i have a fever"))
+    assert texts[0].startswith(compose.EMERGENCY_MARK), texts
+    assert texts[-1].startswith(compose.DISCLAIMER_MARK), texts
+    # Each message calm on its own, and calm together: no advice.
+    texts, _, _ = run(actions.ActionAnswer(), _after("my pump was refilled last week", "what side effects can it have?"))
+    assert not any(t.startswith(compose.EMERGENCY_MARK) for t in texts), texts
+
+
 def test_an_unclear_question_gets_a_clarifying_question_offering_answers_by_title():
     texts, messages, events = answer("what about the other thing")
     assert not shown(texts), texts

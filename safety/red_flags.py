@@ -450,7 +450,9 @@ CONCEPTS: Dict[str, List[str]] = {
                    "in general", "count|counts as"],
     "CUE_PAST": ["NUM? years|year|months|decades ago", "as a child|kid|teenager",
                  "when PRON_SUBJ was|were young|little|a", "in the past", "used to",
-                 "history of", "last year", "years back", "not since", "before|previously"],
+                 "history of", "last year", "years back", "not since", "before|previously",
+                 "last summer|winter|spring|autumn|month", "a long time ago", "long ago",
+                 "never happens|happen again"],
     # --- word uses that are not what the concept means
     "EXCLUDE_PUMP": ["breast|insulin|stomach|bike|bicycle|tyre|tire|fuel|water pump", "pump up|iron"],
     "EXCLUDE_TOO_MANY": ["too much|many to drink|eat",
@@ -458,6 +460,8 @@ CONCEPTS: Dict[str, List[str]] = {
     "EXCLUDE_CONFUSED": ["ran|run|running|runs out of it",
                          "confused|confusing|confusion about|by|as|over|regarding|with|on|how|what|why|which|whether|if"],
     "EXCLUDE_UNRESPONSIVE": ["i|'m|m|am * hard|difficult|impossible to wake|rouse",
+                             "knocked|knocks|knock me|him|her out cold?",  # "the first dose knocked me out"
+                             "passed|pass out on the sofa|couch|bed",  # fell asleep
                              "find|finding|found it * hard|difficult|impossible to wake|rouse",
                              "i|we will|would|do|does|did|can|could not wake|waking up",
                              "not respond|responding|responsive|react|reacting to * MED|treatment|therapy|drug|drugs|it|dose|doses|physio|injections",

@@ -145,6 +145,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "lips|face|skin|mouth BE|look|looks|looking|turning|turned|gone|going * blue|grey|gray|purple",
         "PRON_SUBJ|KIN BE|has|have? turning|turned|gone|going|looks|looking blue|grey|gray|purple",
         "short of breath",
+        "not get|getting enough air",
         "gasping",
     ],
     "UNRESPONSIVE": [
@@ -271,12 +272,15 @@ CONCEPTS: Dict[str, List[str]] = {
     "REFILL_MISSED": [
         "missed|missing|skipped|forgot|late|overdue|delayed|cancelled PRON_POSS|the? pump? refill|refills|refilling",
         "refill|refills BE|got|has|have * missed|late|overdue|delayed|cancelled|forgotten|skipped",
+        "refill date|day passed|gone",
+        "missed|missing|skipped|forgot PRON_POSS|the? pump? refill appointment|appt",
     ],
     "PUMP_PROBLEM": [
         "not * * work|working|functioning",
         "stopped|stop|stops working",
         "ran|run|running|gone|going|is|'s|went empty|dry",
         "problem|problems|issue|issues|fault|faulty|broken|kinked|blocked|disconnected|leaking|damaged|displaced",
+        "battery|batteries died|dead|flat|low|failed",
         "since|after PRON_POSS|the|an? mri|surgery|operation|scan|op",
     ],
     "ITCH": ["itch|itching|itchy|itchiness|itches|pruritus", "skin BE? crawling"],
@@ -293,6 +297,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "SPASM BE? through the roof",
         "SPASM BE? out of control",
         "SPASM BE? * unbearable|uncontrollable|awful|horrendous|horrible|agonising|agonizing",
+        "bad|severe|terrible|awful|violent SPASM",
     ],
     "LOW_BP": ["blood pressure|bp * * low|dropping|dropped|falling|fell|crashing|crashed|plummeting",
                "low blood pressure|bp"],
@@ -426,6 +431,18 @@ CONCEPTS: Dict[str, List[str]] = {
         "cut|cutting|burned|burning PRON_REFL",
         "tired|sick of being alive",
         "tired|sick of living|life",
+        "want|wanted|wish it to be over",
+        "least painful way|method",
+        "painless way|method to? die|go",
+        "not going|gonna to be around|here much|for? longer|long",
+        "if PRON_SUBJ * not wake up * * * fine|ok|okay|good",
+        "nothing|nobody to live for",
+        "no way out",
+        "not see a way out",
+        "hurt|painful to overdose|od",
+        "not being here|alive anymore|any",
+        "thinking|thought about not being here|alive|around",
+        "planning|plan|going|gonna to take them|it all",
     ],
     # --- an emergency stated outright
     "EMERGENCY_SAID": [
@@ -793,6 +810,7 @@ def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
         h.first(*ORAL_WITHDRAWAL_SIGNS))
     # A missed refill is a pump by itself: with any withdrawal sign it is an emergency.
     add("pump_withdrawal", h.first("REFILL_MISSED"), h.first(*ORAL_WITHDRAWAL_SIGNS, *PUMP_WITHDRAWAL_STRONG))
+    add("pump_withdrawal", h.first("REFILL_MISSED"))  # a missed refill alone (issue 14: one strong sign)
     add("pump_withdrawal", pump, h.first(*FEVERS))  # fever in a pump user: withdrawal or infection
 
     add("pump_infection", h.first("PUMP", "PUMP_SITE"), h.first("INFECT_SIGN"))

@@ -131,6 +131,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "SEIZURE_N right|just now",
         "SEIZURE_N this morning|afternoon|evening",
         "eyes rolled|rolling|roll back",
+        "foaming|frothing at the mouth",
     ],
     "BREATHING": [
         "not|barely|hardly think|believe? PRON_SUBJ? BE? breathe|breathing",
@@ -162,6 +163,8 @@ CONCEPTS: Dict[str, List[str]] = {
         "not open PRON_POSS eyes",
         "slumped|slumping over",
         "not really with it",
+        "not get a word out of PRON_OBJ",
+        "completely|totally out of it",
         "unconscious|unresponsive|unrousable|comatose|lifeless",
         "in a coma",
         "passed|blacked out",
@@ -219,6 +222,8 @@ CONCEPTS: Dict[str, List[str]] = {
         "TAKE_PAST it twice",
         "TAKE_PAST twice|double|triple|treble PRON_POSS|the|a? * dose|doses|amount|MED",
         "TAKE_PAST|gave * NUM times PRON_POSS|the|his|her dose",
+        "TAKE_PAST PRON_POSS * dose NUM times",
+        "TAKE_PAST PRON_POSS * dose twice|thrice",
         "TAKE_PAST|gave PRON_OBJ|PRON_POSS * * * twice by mistake",
         "doubled up",
     ],
@@ -227,6 +232,8 @@ CONCEPTS: Dict[str, List[str]] = {
     "TOOK_LOT": [
         "TAKE_PAST PRON_POSS|a|the|an? whole|entire|full * * MED|CONTAINER|supply|prescription",
         "TAKE_PAST a? handful|fistful",
+        "TAKE_PAST a? big|large|huge handful|fistful|amount",
+        "TAKE_PAST way|far|much more than",
         "TAKE_PAST a|the? bunch|load|loads|lot|lots|pile|heap of * * MED|CONTAINER",
         "TAKE_PAST all PRON_POSS|the|of * MED|CONTAINER",
         "TAKE_PAST the|all rest|remainder of * * MED|CONTAINER",
@@ -247,7 +254,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "got|gotten hold of",
     ],
     "CHILD_TOOK": ["took|taken|had * * * of? my|your|grandma|granny|nan|nanny|grandpa|grandad|mum|mom|dad|mummy|daddy|'s"],
-    "CHILD_FOUND": ["found|caught PRON_POSS? CHILD_NOUN with|holding|eating|chewing * * * MED|CONTAINER"],
+    "CHILD_FOUND": ["found|caught PRON_POSS|the? CHILD_NOUN with|holding|eating|chewing * * * MED|CONTAINER"],
     "PILLS_MISSING": ["MED|some * BE? missing", "NUM * BE? missing"],
     # --- stopping oral baclofen
     "STOPPED": [
@@ -333,6 +340,7 @@ CONCEPTS: Dict[str, List[str]] = {
     ],
     "INFANT_SIGN": [
         "jittery|jitters|jittering|jitteriness|twitching|twitchy|twitches|trembling|tremor|tremors|trembles|shaking|shaky|shakes|floppy",
+        "jerky|jerking|jerks movements?",
         "stiff|rigid",
         "tight muscles",
         "SEIZURE_N|seizing|convulsing|fitting",
@@ -343,13 +351,16 @@ CONCEPTS: Dict[str, List[str]] = {
         "oxycodone|oxy|oxycontin|percocet|morphine|tramadol|codeine|fentanyl|hydrocodone|vicodin|methadone|heroin",
         "xanax|alprazolam|valium|diazepam|ativan|lorazepam|klonopin|clonazepam|benzo|benzos",
         "ambien|zolpidem|zopiclone|gabapentin|pregabalin|lyrica",
-        "vodka|whisky|whiskey|gin|rum|alcohol|drinks|booze|wine|beer|beers",
+        "vodka|whisky|whiskey|gin|rum|alcohol|drinks|booze|wine|beer|beers|pints|pint",
         "sleeping pill|pills|tablet|tablets",
     ],
     "DROWSY_DANGER": [
         "going|gonna to? pass|black out",
         "going|gonna to? faint",
         "barely|hardly|not stay|keep awake",
+        "struggling|struggle|fighting to stay|keep awake",
+        "keep|keeps|kept nodding|dozing off",
+        "hardly|barely|not stand",
         "barely|hardly|not keep PRON_POSS eyes open",
     ],
     # "if I took my whole month's supply would I die": together, a self-harm question

@@ -521,8 +521,29 @@ class ActionAnswer(SafeAction):
                domain: Dict[Text, Any]) -> List[EventType]:
         q = read_question(tracker)
         reply = answer_messages(q)
-        send(dispatcher, reply.messages)
+        send(dispatcher, with_when_to_get_help(reply.messages, q.text))
         return context_events(q, tracker, reply.topic)
+
+
+WHEN_TO_GET_HELP = "When to get help at once:"
+
+
+def with_when_to_get_help(messages: List[compose.Message], text: str) -> List[compose.Message]:
+    """A conditionally emergent question ("what should I watch for after a refill?", "what
+    if my pump alarm beeps?") gets the warning signs with when to call 911 — the emergency
+    entry for that kind, as a normal bubble after the answer, never opening the reply."""
+    kinds = red_flags.conditional(text)
+    if not kinds or not messages:
+        return messages
+    shown = "\n".join(str(m.get("text") or "") for m in messages)
+    advice = [e for k in kinds[:2] for e in store.entries(EMERGENCY, [k]) if e.text.strip()[:40] not in shown]
+    if not advice:
+        return messages
+    extra = compose.reply([compose.Bubble(compose._unique(advice), WHEN_TO_GET_HELP)])[:-1]  # no second disclaimer
+    last = messages[-1]
+    if str(last.get("text") or "").startswith(compose.DISCLAIMER_MARK):
+        return messages[:-1] + extra + [last]
+    return messages + extra
 
 
 class ActionEmergency(SafeAction):

@@ -873,7 +873,24 @@ class RedFlagDetector:
             logger.exception("red-flag detection failed; treating message as ordinary")
             return []
 
-    def detect_doc(self, doc: Doc) -> List[RedFlag]:
+    def conditional(self, text: str) -> List[str]:
+        """Kinds a message asks about without describing them happening now ("what should I
+        watch for after a refill?", "what if my pump alarm beeps?"): the red-flag words are
+        there, but only as a hypothetical, a general question or what to look out for.
+        Negated ones ("no fever") do not count. [] on any odd input."""
+        try:
+            if not isinstance(text, str) or not text.strip():
+                return []
+            doc = parse(self.nlp, text[:MAX_CHARS])
+            hits, context, mentioned = self._hits(doc)
+            live = _kind_hits(_Hits([h for h in hits if context.live(h)], mentioned))
+            present = _kind_hits(_Hits([h for h in hits if not context.negated(h.start)], mentioned))
+            return [k for k in PRIORITY if k in present and k not in live and k != "general"]
+        except Exception:
+            logger.exception("conditional red-flag check failed; treating message as ordinary")
+            return []
+
+    def _hits(self, doc: Doc) -> Tuple[List[_Hit], "_Context", Set[str]]:
         raw: Dict[str, List[Tuple[int, int]]] = {}
         for match_id, start, end in self.matcher(doc):
             concept = self.nlp.vocab.strings[match_id]
@@ -893,7 +910,10 @@ class RedFlagDetector:
                     continue
                 hits.append(_Hit(concept, start, end, context.sent_of[start]))
         hits.sort(key=lambda hit: (hit.start, -hit.end))
-        mentioned = {hit.concept for hit in hits}
+        return hits, context, {hit.concept for hit in hits}
+
+    def detect_doc(self, doc: Doc) -> List[RedFlag]:
+        hits, context, mentioned = self._hits(doc)
         live = _Hits([hit for hit in hits if context.live(hit)], mentioned)
 
         flags = []
@@ -944,3 +964,13 @@ def detect_across(previous: str, current: str) -> List[RedFlag]:
         return []
     alone = {f.kind for f in detect(previous)} | {f.kind for f in detect(current)}
     return [f for f in detect(f"{previous.rstrip(' .!?')}. {current}") if f.kind not in alone]
+
+
+def conditional(text: str) -> List[str]:
+    """Red-flag kinds a message asks about conditionally (see RedFlagDetector.conditional)."""
+    try:
+        detector = default_detector()
+    except Exception:
+        logger.exception("red-flag detector unavailable")
+        return []
+    return detector.conditional(text)

@@ -164,6 +164,17 @@ def test_an_emergency_only_two_messages_together_show_comes_first():
     assert not any(t.startswith(compose.EMERGENCY_MARK) for t in texts), texts
 
 
+def test_a_conditional_question_gets_when_to_get_help_without_opening_as_an_emergency():
+    """ "what if my pump alarm beeps?": the answer, then the warning signs with when to get
+    help, then the disclaimer — never 🚨 first (issue 14's conditional level)."""
+    texts, _, _ = answer("what if my pump alarm beeps?")
+    assert not texts[0].startswith(compose.EMERGENCY_MARK), texts
+    assert any(t.startswith(actions.WHEN_TO_GET_HELP) for t in texts), texts
+    assert texts[-1].startswith(compose.DISCLAIMER_MARK)
+    texts, _, _ = answer("what are the side effects?")
+    assert not any(t.startswith(actions.WHEN_TO_GET_HELP) for t in texts), texts
+
+
 def test_an_unclear_question_gets_a_clarifying_question_offering_answers_by_title():
     texts, messages, events = answer("what about the other thing")
     assert not shown(texts), texts

@@ -302,6 +302,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "SPASM|jerking|jerks|twitching will|would not stop",
         "will|would not stop jerking|spasming|twitching|kicking",
         "SPASM BE? through the roof",
+        "SPASM BE? back with a vengeance",
         "SPASM BE? out of control",
         "SPASM BE? * unbearable|uncontrollable|awful|horrendous|horrible|agonising|agonizing",
         "bad|severe|terrible|awful|violent SPASM",
@@ -454,6 +455,13 @@ CONCEPTS: Dict[str, List[str]] = {
         "not being here|alive anymore|any",
         "thinking|thought about not being here|alive|around",
         "planning|plan|going|gonna to take them|it all",
+        "not safe on PRON_POSS own|alone",
+        "not feel safe on PRON_POSS own|alone",
+        "not trust PRON_REFL",
+        "locked|locking PRON_REFL in * * * * with",
+        "how many|much * * it takes|take to overdose|od|die",
+        "relieved|happier|better if PRON_SUBJ * was|were|did|do not around|here|alive",
+        "said|saying PRON_POSS goodbyes",
     ],
     # --- an emergency stated outright
     "EMERGENCY_SAID": [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: `make test` (and .ci/run) runs exactly this.
 # Order: set-up → build (data validation, train) → dialogue stories → NLU held-out gates →
-# answer gate (consumer-phrasing test set) → pytest
+# answer gate (consumer-phrasing test set) → triage gate (triage set) → pytest
 # (unit, knowledge base on SQLite and PostgreSQL, safety sets, actions, channels, live
 # conversations over REST and socket.io, browser). pytest runs last so its summary closes the run.
 set -euo pipefail
@@ -24,6 +24,9 @@ say "NLU on the held-out set"
 
 say "Answers on the consumer-phrasing test set"
 "$PY" scripts/answer_gate.py --set test
+
+say "Triage on the independent triage set"
+"$PY" scripts/triage_gate.py --floor
 
 say "pytest"
 set +e

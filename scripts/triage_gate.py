@@ -15,7 +15,8 @@ is read as a person reads it:
   many mention 911 or the emergency department.
 
 Prints the figures per kind and in total, and one JSON line. With --gate (the target of
-issue 14): exit 1 below 100 % recall or above 3 % alarms.
+issue 14): exit 1 below 100 % recall or above 3 % alarms. With --floor (what make test
+runs until the target is met): exit 1 below the measured level in FLOOR.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SET = ROOT / "tests/triage/triage_set.yml"
 LEVELS = ("emergent", "conditional", "non_emergent")
 TARGET = {"recall": 1.0, "alarm_rate": 0.03}
+# What `make test` enforces until the target is met: the measured level as a floor, so a
+# change that misses more emergencies or raises more alarms fails the suite.
+FLOOR = {"recall": 0.65, "alarm_rate": 0.07}  # measured 67.4 % and 6.1 % on 1 Dec 2026
 EMERGENCY_MARK = "🚨"
 WHEN_TO_CALL = ("911", "emergency department", "emergency room", "A&E", "988")
 
@@ -126,6 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--url", help="REST webhook of a running stack (default: start one)")
     ap.add_argument("--show", default="", help="comma-separated: missed (emergent not opened as one), alarm")
     ap.add_argument("--gate", action="store_true", help="exit 1 below 100 %% recall or above 3 %% alarms")
+    ap.add_argument("--floor", action="store_true", help="exit 1 below the measured floor (FLOOR; make test)")
     args = ap.parse_args(argv)
     items = load_set()
     stack = None
@@ -153,6 +158,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"\ntriage figures: {json.dumps(result)}")
     met = result["recall"] >= TARGET["recall"] and result["alarm_rate"] <= TARGET["alarm_rate"]
     print(f"target: recall 100 % on emergent, at most 3 % alarms on non-emergent: {'met' if met else 'NOT MET'}")
+    if args.floor:
+        problems = ([f"recall {result['recall']:.1%} < floor {FLOOR['recall']:.0%}"] if result["recall"] < FLOOR["recall"] else []) \
+            + ([f"alarms {result['alarm_rate']:.1%} > ceiling {FLOOR['alarm_rate']:.0%}"] if result["alarm_rate"] > FLOOR["alarm_rate"] else [])
+        print("TRIAGE GATE FAILED: " + "; ".join(problems) if problems else
+              f"triage gate passed (floor: {FLOOR['recall']:.0%} recall, ceiling: {FLOOR['alarm_rate']:.0%} alarms)")
+        if problems:
+            return 1
     return 1 if args.gate and not met else 0
 
 

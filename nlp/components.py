@@ -294,6 +294,7 @@ BACLOFEN_ONLY_INTENTS = frozenset({
     "ask_overdose", "ask_storage",
 })
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "capabilities"})
 FALLBACK_INTENT = "nlu_fallback"
 FOLLOW_UP_INTENT = "follow_up"
 INTERACTIONS_INTENT = "ask_interactions"
@@ -342,6 +343,11 @@ class IntentRules(LexiconComponent):
             t.lower_ in _PRONOUNS and not (t.lower_ == "its" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ == "own")
             for t in doc)  # "gabapentin on its own" is about gabapentin
         other_drug = lm.DRUG in labels
+        if intent in SMALL_TALK_INTENTS and red_flags.detector_for(self.nlp).signs(text):
+            # "now I have a fever" read as goodbye: a warning sign is never small talk. As an
+            # unsure message it reaches the action server, which also reads it together
+            # with the message before.
+            return FALLBACK_INTENT
         if intent in BACLOFEN_ONLY_INTENTS and other_drug and not refers_to_baclofen:
             return OUT_OF_SCOPE_INTENT
         if intent == OUT_OF_SCOPE_INTENT and other_drug and names_baclofen:

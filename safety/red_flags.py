@@ -791,6 +791,10 @@ OD_INGEST = ("TOO_MANY", "TOOK_COUNT", "TOOK_MG", "TOOK_LOT", "OVERDOSED", "INST
 ORAL_WITHDRAWAL_SIGNS = ("HALLUC", "SEIZURE_EVENT", "CONFUSED", "FEVER", "FEVER_NUM", "RIGID")
 PUMP_WITHDRAWAL_STRONG = ("ITCH", "TINGLE", "SPASM_BACK", "LOW_BP")
 FEVERS = ("FEVER", "FEVER_NUM")
+# Signs that matter with what was said before ("my pump ran out" … "now I have a fever").
+SIGN_CONCEPTS = frozenset(ORAL_WITHDRAWAL_SIGNS + PUMP_WITHDRAWAL_STRONG + (
+    "BREATHING", "UNRESPONSIVE", "VERY_DROWSY", "FLOPPY", "INFECT_SIGN", "STIFF_NECK", "HEADACHE_BAD",
+    "DROWSY_DANGER"))
 
 
 def _kind_hits(h: _Hits) -> Dict[str, List[_Hit]]:
@@ -898,6 +902,19 @@ class RedFlagDetector:
             logger.exception("conditional red-flag check failed; treating message as ordinary")
             return []
 
+    def signs(self, text: str) -> List[str]:
+        """Warning signs a message names and does not negate ("now I have a fever"), even
+        when no rule fires on them alone. [] on any odd input."""
+        try:
+            if not isinstance(text, str) or not text.strip():
+                return []
+            hits, context, _ = self._hits(parse(self.nlp, text[:MAX_CHARS]))
+            return list(dict.fromkeys(h.concept for h in hits
+                                      if h.concept in SIGN_CONCEPTS and not context.negated(h.start)))
+        except Exception:
+            logger.exception("red-flag sign check failed")
+            return []
+
     def _hits(self, doc: Doc) -> Tuple[List[_Hit], "_Context", Set[str]]:
         raw: Dict[str, List[Tuple[int, int]]] = {}
         for match_id, start, end in self.matcher(doc):
@@ -982,3 +999,13 @@ def conditional(text: str) -> List[str]:
         logger.exception("red-flag detector unavailable")
         return []
     return detector.conditional(text)
+
+
+def signs(text: str) -> List[str]:
+    """Warning signs a message names (see RedFlagDetector.signs)."""
+    try:
+        detector = default_detector()
+    except Exception:
+        logger.exception("red-flag detector unavailable")
+        return []
+    return detector.signs(text)

@@ -190,6 +190,14 @@ def test_intent_rules_keep_baclofen_and_another_substance_in_scope_but_not_the_o
                                   0.9, relaxants) is None
 
 
+def test_intent_rules_never_read_a_warning_sign_as_small_talk() -> None:
+    from nlp.components import IntentRules
+    rules = IntentRules({"pipeline_path": None})
+    assert rules.corrected_intent("goodbye", "now i have a fever") == "nlu_fallback"
+    assert rules.corrected_intent("goodbye", "bye, thanks for your help") is None
+    assert rules.corrected_intent("thank", "thanks, no fever so far") is None  # negated
+
+
 # --------------------------------------------------------------------------- featurizer
 
 def tokenized(text: str) -> Message:

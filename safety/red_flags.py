@@ -147,6 +147,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "PRON_SUBJ|KIN BE|has|have? turning|turned|gone|going|looks|looking blue|grey|gray|purple",
         "short of breath",
         "not get|getting enough air",
+        "gurgling|gurgly|rattling|rattly|snoring * * * * breathes|breathing|breath|breaths",
         "gasping",
     ],
     "UNRESPONSIVE": [
@@ -164,6 +165,7 @@ CONCEPTS: Dict[str, List[str]] = {
         "slumped|slumping over",
         "not really with it",
         "not get a word out of PRON_OBJ",
+        "will|would not wake|rouse",
         "completely|totally out of it",
         "unconscious|unresponsive|unrousable|comatose|lifeless",
         "in a coma",

@@ -973,14 +973,20 @@ def default_detector() -> RedFlagDetector:
     return detector_for(load_pipeline())
 
 
-def detect(text: str) -> List[RedFlag]:
-    """Red flags in a message using the default pipeline; [] if it cannot run."""
+def _default() -> Optional[RedFlagDetector]:
+    """The default detector, or None (logged) when the pipeline cannot be loaded: a safety
+    check must never take the bot down."""
     try:
-        detector = default_detector()
+        return default_detector()
     except Exception:
         logger.exception("red-flag detector unavailable")
-        return []
-    return detector.detect(text)
+        return None
+
+
+def detect(text: str) -> List[RedFlag]:
+    """Red flags in a message using the default pipeline; [] if it cannot run."""
+    detector = _default()
+    return detector.detect(text) if detector else []
 
 
 def detect_across(previous: str, current: str) -> List[RedFlag]:
@@ -995,19 +1001,11 @@ def detect_across(previous: str, current: str) -> List[RedFlag]:
 
 def conditional(text: str) -> List[str]:
     """Red-flag kinds a message asks about conditionally (see RedFlagDetector.conditional)."""
-    try:
-        detector = default_detector()
-    except Exception:
-        logger.exception("red-flag detector unavailable")
-        return []
-    return detector.conditional(text)
+    detector = _default()
+    return detector.conditional(text) if detector else []
 
 
 def signs(text: str) -> List[str]:
     """Warning signs a message names (see RedFlagDetector.signs)."""
-    try:
-        detector = default_detector()
-    except Exception:
-        logger.exception("red-flag detector unavailable")
-        return []
-    return detector.signs(text)
+    detector = _default()
+    return detector.signs(text) if detector else []

@@ -106,8 +106,7 @@ class SafeAction(Action):
             # first, then the answer to what was asked.
             inner = CollectingDispatcher()
             events = self.answer(inner, tracker, domain)
-            advice = compose._unique([e for k in across for e in store.entries(EMERGENCY, [k])])
-            emergency = compose.compose([], "emergency", emergency=advice or store.entries(EMERGENCY, ["general"]))
+            emergency = emergency_messages(across)
             send(dispatcher, emergency[:-1])
             dispatcher.messages.extend(inner.messages)
             if not any(str(m.get("text") or "").startswith(compose.DISCLAIMER_MARK) for m in inner.messages):
@@ -118,6 +117,13 @@ class SafeAction(Action):
             dispatcher.messages.clear()  # no half answer before the apology
             send(dispatcher, compose.apology())
             return []
+
+
+def emergency_messages(kinds: Sequence[str]) -> List[compose.Message]:
+    """The emergency advice for these red-flag kinds (the general advice when none has an
+    entry), then the disclaimer."""
+    advice = compose._unique([e for k in kinds for e in store.entries(EMERGENCY, [k])])
+    return compose.compose([], "emergency", emergency=advice or store.entries(EMERGENCY, ["general"]))
 
 
 def conversation_red_flags(tracker: Tracker) -> List[str]:
@@ -554,11 +560,7 @@ class ActionEmergency(SafeAction):
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
-        kinds = entity_values(tracker, "red_flag") or ["general"]
-        advice = compose._unique([e for k in kinds for e in store.entries(EMERGENCY, [k])])
-        if not advice:
-            advice = store.entries(EMERGENCY, ["general"])
-        emergency = compose.compose([], "emergency", emergency=advice)
+        emergency = emergency_messages(entity_values(tracker, "red_flag"))
         follow_on = self._follow_on_intent(tracker)
         if follow_on:
             q = read_question(tracker, follow_on)

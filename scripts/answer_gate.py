@@ -221,15 +221,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from knowledge import store
     topics = {e.id: e.topic for e in store.answerable()}
     names = ["dev", "test"] if args.set == "both" else [args.set]
-    stack = None
-    url = args.url
-    if url is None:
-        from stack import Stack, free_port  # scripts/stack.py
-        stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(), with_web=False)
-        stack.start()
-        url = stack.rest_url
+    from stack import rest_webhook  # scripts/stack.py
     failed = False
-    try:
+    with rest_webhook(args.url) as url:
         dump = {}
         for name in names:
             items = load_set(SETS[name], set(texts))
@@ -263,9 +257,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     print(f"answer gate passed (floor: {GATES['right']:.0%} right, ceiling: {GATES['wrong']:.0%} wrong)")
         if args.json:
             args.json.write_text(json.dumps(dump, indent=1))
-    finally:
-        if stack is not None:
-            stack.stop()
     return 1 if failed else 0
 
 

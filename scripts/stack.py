@@ -18,9 +18,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -289,6 +290,21 @@ def main() -> int:
     finally:
         stack.stop()
 
+
+
+@contextmanager
+def rest_webhook(url: Optional[str] = None) -> Iterator[str]:
+    """The REST webhook to send to: `url` when given, else one of a stack (no web server)
+    started for the block and stopped after it (the answer and triage gates)."""
+    if url:
+        yield url
+        return
+    stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(), with_web=False)
+    stack.start()
+    try:
+        yield stack.rest_url
+    finally:
+        stack.stop()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from abc import abstractmethod
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -20,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import compose
 from answers import select
 from knowledge import store
+from knowledge.schema import load_lexicon
 from knowledge.store import Entry
 from knowledge.topics import EMERGENCY, OVERVIEW, POPULATIONS, is_topic
 from safety import personal_dosing, red_flags
@@ -171,6 +173,7 @@ class Question:
     aspects: Tuple[str, ...] = ()
     chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
     groups: Tuple[str, ...] = ()  # forms this message names
+    other_words: Tuple[str, ...] = ()  # words beside entities, baclofen's names and fillers
 
     @property
     def bare_follow_up(self) -> Optional[str]:
@@ -182,6 +185,13 @@ class Question:
         return self.groups[0] if len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS else None
 
     @property
+    def same_question(self) -> bool:
+        """A short follow-up naming only a form, brand or person ("and ozobax?", "and for
+        him?"): the last question again for it, so it stays on the previous topic."""
+        return (self.intent == "follow_up" and self.previous_topic is not None and not self.other_words
+                and len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS)
+
+    @property
     def follow_up(self) -> bool:
         # An unsure message mid-conversation is most likely about what was just discussed,
         # and so is one whose topic is the one just discussed ("so can I take two next time?").
@@ -191,7 +201,8 @@ class Question:
     def context(self) -> select.Context:
         return select.Context(intent_topic=self.topic, topic_probabilities=self.topic_probabilities,
                               previous_topic=self.previous_topic, follow_up=self.follow_up,
-                              population=self.population, form=self.form, aspects=self.aspects)
+                              population=self.population, form=self.form, aspects=self.aspects,
+                              same_question=self.same_question)
 
 
 def entity_values(tracker: Tracker, entity: str) -> List[str]:
@@ -247,7 +258,35 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         topic_probabilities=_topic_probabilities(tracker),
         aspects=tuple(entity_values(tracker, "aspect")),
         groups=tuple(forms),
+        other_words=other_words(text, tracker.latest_message.get("entities") or []),
     )
+
+
+# Words that ask nothing by themselves in a short follow-up ("and what about for the liquid?").
+FILLER_WORDS = frozenset("""and or but so then what whats what's about how hows how's for with the a an
+    it its it's is are does do that this one ones same too also there then ok okay please pls
+    if on in of to my his her their our your him them me""".split())
+
+
+@lru_cache(maxsize=1)
+def baclofen_names() -> frozenset:
+    """Baclofen's own names (generic, brands, misspellings) from knowledge/lexicon.yml."""
+    names = load_lexicon().get("baclofen") or []
+    return frozenset(w for name in names for w in str(name).lower().split())
+
+
+def other_words(text: str, entities: Sequence[Dict[str, Any]]) -> Tuple[str, ...]:
+    """The message's words outside its forms and persons, baclofen's names and filler words
+    (an aspect or a medicine names something new: "and the dose?", "and with alcohol?")."""
+    chars = list(text.lower())
+    for entity in entities:
+        if entity.get("entity") not in ("form", "population"):
+            continue
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int):
+            chars[start:end] = " " * (end - start)
+    words = re.findall(r"[a-z0-9']+", "".join(chars))
+    return tuple(w for w in words if w not in FILLER_WORDS and w not in baclofen_names())
 
 
 def _topic_probabilities(tracker: Tracker) -> Dict[str, float]:

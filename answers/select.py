@@ -69,6 +69,9 @@ class Context:
     population: Optional[str] = None  # named now or earlier in the conversation
     form: Optional[str] = None
     aspects: Tuple[str, ...] = ()  # lexicon aspects named in this message ("serious", "refill")
+    # A short follow-up that names only a form, brand or person ("and ozobax?"): the last
+    # question again, so only the previous topic's entries are in play.
+    same_question: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,11 @@ def adjusted(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta]
     """The ranking with the intent's topic and the conversation's context applied, as shares
     that sum to 1, best first (ids the knowledge base no longer has are dropped)."""
     weighted = []
+    stay = context.same_question and context.previous_topic is not None and any(
+        meta[i].topic == context.previous_topic for i, _ in ranking if i in meta)
     for entry_id, probability in ranking:
         info = meta.get(entry_id)
-        if info is None:
+        if info is None or (stay and info.topic != context.previous_topic):
             continue
         weighted.append((entry_id, probability * _prior(info, context) * _context_factor(info, context)))
     total = sum(w for _, w in weighted) or 1.0
@@ -142,7 +147,9 @@ def decide(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta],
     clear = runner is None or best >= CLEAR_RATIO * runner[1]
     # The ranker's own probability, times what the conversation adds ("serious" after a
     # side-effects answer): a large share of a flat ranking is no evidence.
-    evidence = dict(ranking).get(best_id, 0.0) * _context_factor(meta[best_id], context) >= RAW_MIN
+    # (On the same question again, the previous answer's topic is the evidence.)
+    evidence = context.same_question or (
+        dict(ranking).get(best_id, 0.0) * _context_factor(meta[best_id], context) >= RAW_MIN)
     decisive = runner is None or best >= DECISIVE_RATIO * runner[1]
     if evidence and ((best >= ANSWER_MIN and (clear or agree)) or (best >= DECISIVE_MIN and decisive)):
         shown = [best_id]

@@ -143,6 +143,18 @@ def test_a_short_follow_up_naming_a_form_asks_the_last_question_again_for_it():
     assert "forms-liquid-uk-children" not in shown(texts)
 
 
+def test_a_short_follow_up_naming_a_brand_asks_the_last_question_again_for_it():
+    """ "and ozobax?" after a storage answer used to get Ozobax's half-life."""
+    texts, _, _ = answer("and ozobax?", {"topic": "storage"})
+    assert shown(texts) == ["storage-oral-solution-ozobax"], texts
+    texts, _, _ = answer("and fleqsuvy?", {"topic": "dosage"})
+    assert shown(texts) and all(e.startswith("dosage-") for e in shown(texts)), texts
+    # A follow-up that names a new topic is not the same question again.
+    texts, messages, _ = answer("and what about side effects?", {"topic": "storage"})
+    offered = shown(texts) + [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert any("side-effects-" in o for o in offered) and not any("storage-" in o for o in offered), offered
+
+
 def _after(previous: str, text: str) -> Tracker:
     """A tracker whose person said `previous`, then `text` (the real parse of `text`)."""
     data = json.loads((TRACKERS / "side_effects.json").read_text())

@@ -87,3 +87,15 @@ def test_a_lower_share_far_ahead_of_every_other_answers():
     share = select.adjusted(ranking, META, Context())[0][1]
     assert share < select.ANSWER_MIN
     assert decide(ranking, META).answer == ("dose-max",)
+
+
+def test_the_same_question_again_stays_on_the_previous_topic():
+    """ "and ozobax?" after a storage answer: a storage entry, though the brand's name alone
+    ranks another topic's entry far higher."""
+    ranking = [("pump-heat", 0.6), ("storage-heat", 0.04), ("alcohol", 0.02)]
+    assert decide(ranking, META, Context(previous_topic="storage", follow_up=True)).answer != ("storage-heat",)
+    d = decide(ranking, META, Context(previous_topic="storage", follow_up=True, same_question=True))
+    assert d.answer == ("storage-heat",)
+    # Nothing of the previous topic ranked: the ranking decides as usual.
+    d = decide([("pump-heat", 0.9), ("alcohol", 0.02)], META, Context(previous_topic="storage", same_question=True))
+    assert d.answer == ("pump-heat",)

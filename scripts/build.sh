@@ -10,6 +10,9 @@ mkdir -p build "$BACLOFEN_MODELS_DIR"
 say "Knowledge base"
 "$PY" -m knowledge.build || die "the knowledge base did not build (see the file:line messages above)."
 
+say "Triage rules"
+"$PY" -m safety.rules_check || die "the triage rules in safety/rules/ are not valid (see the file:line messages above; docs/triage-rules.md)."
+
 say "spaCy pipeline"
 "$PY" -m nlp.build_pipeline --out "$BACLOFEN_SPACY_PATH" || die "the spaCy pipeline did not build."
 

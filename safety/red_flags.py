@@ -13,7 +13,10 @@ NORM, which the pipeline's spelling component has already corrected:
      cause" in its sentence, in a clause about "signs of" / "side effects" /
      what something "means", in a sentence opening with "will"/"would", in a
      question that names no real person ("is hallucinating common?"), or in a
-     sentence about the distant past ("years ago", "as a child").
+     sentence about the distant past ("years ago", "as a child"; not for standing facts
+     marked background, such as having a pump);
+   - already handled: care was given ("took him to A&E") and a later resolution says it
+     is over ("he's home and completely fine"); only what comes before the resolution.
    Stated intent to self-harm (concepts marked even_if_hypothetical) ignores the
    hypothetical checks (but not negation, nor "is suicidal thinking a side effect?").
 3. KIND RULES (kinds.yml) combine live hits into the kinds of
@@ -156,11 +159,37 @@ def _child_age(doc: Doc, span: Span, det: "RedFlagDetector", under_years: float)
     return True
 
 
+def _count_at_least(doc: Doc, span: Span, det: "RedFlagDetector", at_least: float) -> bool:
+    """"if 40 of the 20mg is enough": the first number is a count of at least at_least
+    (a number of milligrams or millilitres, "is 20mg enough", is a dose, not a count)."""
+    for token in span:
+        if token.like_num:
+            value = _number(token.norm_, det.rules.numbers)
+            after = doc[token.i + 1].norm_ if token.i + 1 < len(doc) else ""
+            return value is not None and value >= at_least and after not in ("mg", "milligrams", "mgs", "ml", "mls")
+    return False
+
+
 def _past_cue(doc: Doc, span: Span, det: "RedFlagDetector") -> bool:
-    """"before"/"previously" mark history only at the end of a clause ("had fits before")."""
+    """"before"/"previously" mark history only at the end of a clause ("had fits before"),
+    and not after a negator ("she's never had one before" says it is the first, now).
+    A number after "in" is history only as a year ("back in 2019", not "back in 2 days")."""
+    for token in span[1:]:
+        if token.like_num and doc[token.i - 1].norm_ == "in":
+            year = _number(token.norm_, det.rules.numbers)
+            if year is None or not 1900 <= year <= 2100:
+                return False
     if span.text.lower() not in ("before", "previously"):
         return True
-    return span.end >= len(doc) or doc[span.end].norm_ in det.rules.lists["NEGATION_BREAKS"]
+    if not (span.end >= len(doc) or doc[span.end].norm_ in det.rules.lists["NEGATION_BREAKS"]):
+        return False
+    clause_ends = det.rules.lists["CLAUSE_ENDS"]
+    for i in range(span.start - 1, max(span.start - 7, span.sent.start - 1), -1):
+        if doc[i].norm_ in clause_ends:
+            break
+        if doc[i].norm_ in det.rules.lists["NEGATORS"]:
+            return False
+    return True
 
 
 def _child_ingest(doc: Doc, span: Span, det: "RedFlagDetector") -> bool:
@@ -189,6 +218,7 @@ CHECKS: Dict[str, Callable[..., bool]] = {
     "child_age": _child_age,
     "child_ingest": _child_ingest,
     "past_cue": _past_cue,
+    "count_at_least": _count_at_least,
 }
 assert set(CHECKS) == set(VALIDATOR_LIMITS), "safety.rule_files.VALIDATOR_LIMITS must name exactly these checks"
 
@@ -208,12 +238,13 @@ class _Context:
     """Per-message facts used to judge whether a hit is real and current."""
 
     def __init__(self, doc: Doc, cues: Dict[str, List[Tuple[int, int]]], rules: Rules,
-                 even_if_hypothetical: FrozenSet[str]) -> None:
+                 even_if_hypothetical: FrozenSet[str], background: FrozenSet[str] = frozenset()) -> None:
         self.doc = doc
         self.cues = cues
         self.words = rules.classes
         self.lists = rules.lists
         self.even_if_hypothetical = even_if_hypothetical
+        self.background = background
         self.sent_of = [0] * len(doc)
         self.sents: List[Span] = list(doc.sents) if len(doc) else []
         for index, sent in enumerate(self.sents):
@@ -281,10 +312,27 @@ class _Context:
         clause_start, clause_end = self.clause_bounds(hit.start)
         if any(clause_start <= s < clause_end for s, _ in self.cues.get("CUE_CLAUSE", ())):
             return True
+        if hit.concept in self.background:  # "I've had my pump since 5 years ago": still has it
+            return False
         return any(sent.start <= s < sent.end for s, _ in self.cues.get("CUE_PAST", ()))
 
+    def handled(self, hit: _Hit) -> bool:
+        """Already seen to and over: care was given ("took him to A&E", "the clinic saw
+        her") and a later, not negated, resolution says it is over ("he's home and
+        completely fine", "looking much better"). Only what comes before the resolution
+        is handled; a standing fact ("has a pump") never is, nor anything while care
+        advised going in ("they said take him to A&E") is still pending."""
+        if hit.concept in self.background:
+            return False
+        care = [s for s, _ in self.cues.get("CUE_CARE", ())]
+        if self.cues.get("CUE_PENDING"):  # "they said go to A&E ... I feel fine now": not yet
+            return False
+        return bool(care) and any(
+            s > hit.start and min(care) < s and not self.negated(s)
+            for s, _ in self.cues.get("CUE_RESOLVED", ()))
+
     def live(self, hit: _Hit) -> bool:
-        if self.negated(hit.start) or self.educational(hit):
+        if self.negated(hit.start) or self.educational(hit) or self.handled(hit):
             return False
         return hit.concept in self.even_if_hypothetical or not self.hypothetical(hit)
 
@@ -360,6 +408,7 @@ class RedFlagDetector:
         self.signs_named = frozenset(name for name, c in self.rules.concepts.items() if c.sign)
         self.even_if_hypothetical = frozenset(
             name for name, c in self.rules.concepts.items() if c.even_if_hypothetical)
+        self.background = frozenset(name for name, c in self.rules.concepts.items() if c.background)
 
     def detect(self, text: str) -> List[RedFlag]:
         """Red flags in a message, most specific first; [] on any odd input."""
@@ -414,7 +463,7 @@ class RedFlagDetector:
         cues = {name: raw.pop(name, []) for name in self.rules.cues}
         excludes = {name[len("EXCLUDE_"):]: raw.pop(name) for name in list(raw)
                     if name.startswith("EXCLUDE_")}
-        context = _Context(doc, cues, self.rules, self.even_if_hypothetical)
+        context = _Context(doc, cues, self.rules, self.even_if_hypothetical, self.background)
         hits: List[_Hit] = []
         for concept, spans in raw.items():
             for start, end in spans:

@@ -32,7 +32,8 @@ PathLike = Union[str, Path]
 REQUIRED_CLASSES = ("BACLOFEN", "MED", "CONTAINER", "TAKE_PAST", "UNCERTAIN", "PERSONAL")
 ENGINE_LISTS = ("QUESTION_START", "NEGATORS", "CLAUSE_ENDS", "NEGATION_BREAKS", "WH_WORDS",
                 "FUTURE_START", "ONGOING_AFTER_NEGATOR")
-CUES = ("CUE_IF", "CUE_WHEN", "CUE_CAUSE", "CUE_CLAUSE", "CUE_PAST")
+CUES = ("CUE_IF", "CUE_WHEN", "CUE_CAUSE", "CUE_CLAUSE", "CUE_PAST", "CUE_CARE", "CUE_PENDING",
+        "CUE_RESOLVED")
 
 # The Python checks a concept can name as `validator:` (implemented in safety/red_flags.py),
 # with the limits each takes: "number" (e.g. at_least: 5) or "range" (e.g. celsius: [38, 45]).
@@ -44,6 +45,7 @@ VALIDATOR_LIMITS: Dict[str, Dict[str, str]] = {
     "child_age": {"under_years": "number"},
     "child_ingest": {},
     "past_cue": {},
+    "count_at_least": {"at_least": "number"},
 }
 
 # Pattern tokens that stand for a kind of word rather than a word.
@@ -52,7 +54,8 @@ CHILDAGE_REGEX = r"^(1[0-7]|[0-9])(yo|y\.o|yr|yrs|yro)$"
 SPECIAL_TOKENS = ("NUM", "TEMPNUM", "CHILDAGE")
 
 REVIEW_FIELDS = ("reviewer", "reviewed")
-CONCEPT_FIELDS = ("name", "means", "patterns", "excludes", "validator", "sign", "even_if_hypothetical")
+CONCEPT_FIELDS = ("name", "means", "patterns", "excludes", "validator", "sign", "even_if_hypothetical",
+                  "background")
 CUE_FIELDS = ("name", "means", "patterns", "validator")
 RULE_FIELDS = ("kind", "means", "all", "same_sentence", "ordered", "unless_fired", "unless_mentioned",
                "only_if_nothing_else", "source", "reviewer", "reviewed")
@@ -77,6 +80,7 @@ class Concept:
     limits: Mapping[str, Any] = field(default_factory=dict)
     sign: bool = False
     even_if_hypothetical: bool = False
+    background: bool = False  # a standing fact ("has a pump"): the distant past does not make it history
     where: str = ""  # path:line
 
 
@@ -528,6 +532,7 @@ def _concept_list(file: _File, value: Any, line: int, section: str, allowed: Seq
             name=name, means=means, patterns=patterns, excludes=excludes, validator=validator,
             limits=limits, sign=file.flag(item, "sign", label),
             even_if_hypothetical=file.flag(item, "even_if_hypothetical", label),
+            background=file.flag(item, "background", label),
             where=file.where(item.line_of("name")))
     return found
 

@@ -192,8 +192,79 @@ def test_past_history_does_not_fire(detector: RedFlagDetector, text: str) -> Non
     "I'm confused about how to take my dose on dialysis",
     "I can't wake up in the mornings since starting baclofen",
     "where is the nearest emergency department",
+    "my son is fitting his new shoes",
+    "i don't want to wake up groggy, when should i take it?",
+    "this is my last message for today, thanks",
+    "we've got a plan for tapering with the GP",
+    "my refill got moved to next week, is that ok?",
+    "my mum is in a bad way with her back pain, can she take baclofen?",
 ])
 def test_everyday_uses_of_red_flag_words_do_not_fire(detector: RedFlagDetector, text: str) -> None:
+    assert kinds(detector, text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "back in 2019 I stopped baclofen cold turkey and hallucinated for two days",
+    "I had a seizure in 2015 when I stopped baclofen",
+    "I had a bad reaction after a pump refill back in March, really floppy",
+])
+def test_a_year_or_month_long_past_does_not_fire(detector: RedFlagDetector, text: str) -> None:
+    assert kinds(detector, text) == []
+
+
+def test_a_number_of_days_is_not_a_year(detector: RedFlagDetector) -> None:
+    # "in 2 days" is not "in 2019": the spasms came back, now
+    assert kinds(detector, "I have an ITB pump and my spasms came back in 2 days") == ["pump_withdrawal"]
+
+
+def test_never_before_is_now_not_history(detector: RedFlagDetector) -> None:
+    assert kinds(detector, "my daughter is having a seizure, she's never had one before") == ["seizure"]
+
+
+def test_having_a_pump_is_not_history(detector: RedFlagDetector) -> None:
+    # "5 months ago" is about the last refill; the pump (a standing fact) is still there
+    assert "pump_withdrawal" in kinds(
+        detector, "pins and needles everywhere. i have an intrathecal pump, last refilled maybe 5 months ago?")
+
+
+@pytest.mark.parametrize("text", [
+    "Took my son to A&E last night after he swallowed one of my tablets. They monitored him and he's home and completely fine.",
+    "The pump wound was a bit red, the clinic saw her yesterday and gave antibiotics. It's looking much better.",
+    "my husband took his tablets twice this morning, we rang poison help and he's fine now, wide awake",
+])
+def test_an_event_already_handled_does_not_fire(detector: RedFlagDetector, text: str) -> None:
+    assert kinds(detector, text) == []
+
+
+@pytest.mark.parametrize("text, kind", [
+    # a new event after the resolution is live
+    ("the ambulance took him in and he's fine now but he just had another seizure", "seizure"),
+    # care advised going in, and it has not happened: not handled
+    ("I took 20 tablets. I called 111 and they said go to A&E. I feel fine now", "overdose"),
+    # "seems fine" with no care is not handled
+    ("my son swallowed 3 of my tablets, he seems fine now", "child_ingestion"),
+    # a resolution that is negated is none
+    ("the clinic saw her for the red wound around her pump but she's not much better", "pump_infection"),
+])
+def test_not_handled_still_fires(detector: RedFlagDetector, text: str, kind: str) -> None:
+    assert kind in kinds(detector, text)
+
+
+@pytest.mark.parametrize("text", [
+    "I just want to know if 40 of the 20mg is enough",
+    "would 30 tablets be enough",
+])
+def test_asking_if_a_number_of_tablets_is_enough_is_self_harm(detector: RedFlagDetector, text: str) -> None:
+    assert kinds(detector, text) == ["self_harm"]
+
+
+@pytest.mark.parametrize("text", [
+    "is 20mg enough?",
+    "would 10mg be enough to help my spasms?",
+    "i have 40 of the 10mg left, is that enough for the month?",
+    "are 30 tablets enough for my holiday?",
+])
+def test_enough_for_a_purpose_or_a_dose_is_ordinary(detector: RedFlagDetector, text: str) -> None:
     assert kinds(detector, text) == []
 
 

@@ -1,25 +1,43 @@
 """The triage dev set (tests/triage/triage_dev.yml): passive and indirect self-harm, one
 strong withdrawal sign in a pump user, and look-alikes that must stay calm. Written by the
-team for tuning the red-flag rules, so it guards against regressions; the independent
-measure is scripts/triage_gate.py on tests/triage/triage_set.yml."""
+team (and a second batch by an outside writer) for tuning the red-flag rules, so it guards
+against regressions; the independent measure is scripts/triage_gate.py on
+tests/triage/triage_set.yml.
+
+An item's label applies to its last turn. A multi-turn item is judged as the bot judges
+it: the last message alone (safety.red_flags.detect), or the last two together
+(safety.red_flags.detect_across, which the actions run on every turn)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import pytest
 import yaml
 
-from safety.red_flags import detect
+from safety.red_flags import detect, detect_across
 
 ITEMS = yaml.safe_load((Path(__file__).resolve().parents[1] / "triage" / "triage_dev.yml").read_text())["items"]
 
 
+def flagged(turns: List[str]) -> List[str]:
+    """Kinds the bot reports on the last turn of a conversation."""
+    kinds = [f.kind for f in detect(turns[-1])]
+    if len(turns) > 1:
+        kinds += [f.kind for f in detect_across(turns[-2], turns[-1])]
+    return kinds
+
+
+def shown(turns: List[str]) -> str:
+    return " || ".join(turns)
+
+
 @pytest.mark.parametrize("item", [i for i in ITEMS if i["level"] == "emergent"], ids=lambda i: i["id"])
 def test_an_emergency_in_peoples_words_is_flagged(item):
-    assert detect(item["turns"][-1]), item["turns"][-1]
+    assert flagged(item["turns"]), shown(item["turns"])
 
 
 @pytest.mark.parametrize("item", [i for i in ITEMS if i["level"] != "emergent"], ids=lambda i: i["id"])
 def test_alarming_words_that_are_not_an_emergency_stay_calm(item):
-    assert not detect(item["turns"][-1]), item["turns"][-1]
+    assert not flagged(item["turns"]), shown(item["turns"])

@@ -128,6 +128,21 @@ def emergency_messages(kinds: Sequence[str]) -> List[compose.Message]:
     return compose.compose([], "emergency", emergency=advice or store.entries(EMERGENCY, ["general"]))
 
 
+# safety.triage_net.EXTRACTOR, not imported: that module loads scikit-learn, which the
+# action server does not otherwise need (a test keeps the two equal).
+TRIAGE_NET = "TriageNet"
+
+
+def red_flag_kinds(tracker: Tracker) -> List[str]:
+    """The kinds to advise on: the rules' own, else what the rules see in the last two
+    messages together, else the learned safety net's guess (safety/triage_net.py)."""
+    flags = [e for e in tracker.latest_message.get("entities", []) if e.get("entity") == "red_flag" and e.get("value")]
+    ruled = [str(e["value"]) for e in flags if e.get("extractor") != TRIAGE_NET]
+    if ruled:
+        return list(dict.fromkeys(ruled))
+    return conversation_red_flags(tracker) or list(dict.fromkeys(str(e["value"]) for e in flags))
+
+
 def conversation_red_flags(tracker: Tracker) -> List[str]:
     """Red-flag kinds shown only by the person's last two messages together."""
     texts = [e.get("text") for e in tracker.events
@@ -186,8 +201,8 @@ class Question:
 
     @property
     def same_question(self) -> bool:
-        """A short follow-up naming only a form, brand or person ("and ozobax?", "and for
-        him?"): the last question again for it, so it stays on the previous topic."""
+        """A short follow-up naming only a form or brand ("and ozobax?", "and the liquid?"):
+        the last question again for it, so it stays on the previous topic."""
         return (self.intent == "follow_up" and self.previous_topic is not None and not self.other_words
                 and len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS)
 
@@ -276,11 +291,12 @@ def baclofen_names() -> frozenset:
 
 
 def other_words(text: str, entities: Sequence[Dict[str, Any]]) -> Tuple[str, ...]:
-    """The message's words outside its forms and persons, baclofen's names and filler words
-    (an aspect or a medicine names something new: "and the dose?", "and with alcohol?")."""
+    """The message's words outside its forms, baclofen's names and filler words. An aspect
+    or a medicine names something new ("and the dose?", "and with alcohol?"); so does a
+    person, whose entry may be in another topic ("and for older people?")."""
     chars = list(text.lower())
     for entity in entities:
-        if entity.get("entity") not in ("form", "population"):
+        if entity.get("entity") != "form":
             continue
         start, end = entity.get("start"), entity.get("end")
         if isinstance(start, int) and isinstance(end, int):
@@ -599,7 +615,7 @@ class ActionEmergency(SafeAction):
 
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                domain: Dict[Text, Any]) -> List[EventType]:
-        emergency = emergency_messages(entity_values(tracker, "red_flag"))
+        emergency = emergency_messages(red_flag_kinds(tracker))
         follow_on = self._follow_on_intent(tracker)
         if follow_on:
             q = read_question(tracker, follow_on)

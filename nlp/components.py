@@ -46,7 +46,7 @@ from knowledge.topics import FORMS, POPULATIONS
 import nlp.rasa_patches  # noqa: F401  (loaded with our model: measured Rasa performance fixes)
 from nlp import lexicon_matcher as lm
 from nlp.pipeline import fingerprint, load_pipeline, parse
-from safety import red_flags
+from safety import red_flags, triage_net
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,18 @@ class RedFlagDetector(LexiconComponent):
         return messages
 
     @staticmethod
+    def _net_kind(text: str, entities: List[Dict[Text, Any]]) -> Optional[str]:
+        try:
+            net = triage_net.default_net(triage_net.net_dir())
+            kind = net.kind(text) if net is not None else None
+        except Exception:  # the rules have decided; a failing net must not cost the reply
+            logger.exception("triage net failed on a message")
+            return None
+        named = {(e.get(ENTITY_ATTRIBUTE_TYPE), e.get(ENTITY_ATTRIBUTE_VALUE)) for e in entities}
+        needs = triage_net.NEEDS.get(kind or "")
+        return None if needs and needs not in named else kind
+
+    @staticmethod
     def _demote_unconfirmed_emergency(message: Message) -> None:  # noqa: D401
         """The rules decide what is an emergency: a classifier-only `emergency`
         ("can I quit baclofen?") would be a false alarm, so the next intent answers."""
@@ -163,10 +175,19 @@ class RedFlagDetector(LexiconComponent):
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
     def _process_one(self, message: Message) -> None:
-        flags = self.detector.detect(message.get(TEXT) or "")
+        text = message.get(TEXT) or ""
+        flags = self.detector.detect(text)
         if not flags:
-            self._demote_unconfirmed_emergency(message)
-            return
+            # The rules found nothing: the learned safety net may still see an emergency
+            # the rules do not yet cover (safety/triage_net.py). It only ever adds advice.
+            kind = self._net_kind(text, message.get(ENTITIES) or [])
+            if kind is None:
+                self._demote_unconfirmed_emergency(message)
+                return
+            flags = [red_flags.RedFlag(kind, text, 0, len(text))]
+            extractor = triage_net.EXTRACTOR
+        else:
+            extractor = self.__class__.__name__
         emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
         previous = message.get(INTENT) or {}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
@@ -184,7 +205,7 @@ class RedFlagDetector(LexiconComponent):
                 ENTITY_ATTRIBUTE_START: flag.start,
                 ENTITY_ATTRIBUTE_END: flag.end,
                 ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0,
-                EXTRACTOR: self.__class__.__name__,
+                EXTRACTOR: extractor,
             }
             for flag in flags
         ], add_to_output=True)

@@ -40,7 +40,7 @@ SETS = {"test": ROOT / "tests/answers/consumer_test.yml", "dev": ROOT / "tests/a
 # yet (README "Answer selection"), so the gate holds the measured level as a floor: a change
 # that answers fewer test questions right, or more of them wrongly, fails the suite.
 TARGET = {"right": 0.90, "wrong": 0.03}
-GATES = {"right": 0.62, "wrong": 0.13}  # measured 64.1 % right, 11.5 % wrong on 1 Dec 2026
+GATES = {"right": 0.62, "wrong": 0.13}  # measured 63.3 % right, 12.4 % wrong on 1 Dec 2026
 OUTCOMES = ("clarify", "out_of_scope", "no_information")
 OUT_OF_SCOPE_START = "Sorry, I can only answer questions about baclofen"
 NO_INFORMATION = "Our sources list no interaction information for"

@@ -18,3 +18,17 @@ say "spaCy pipeline"
 
 say "Rasa model"
 scripts/train.sh
+
+say "Triage safety net"
+# Trained from reviewed examples (safety/triage_net.py); after the model step, which writes
+# the entries' questions to build/nlu. Skipped when nothing it learns from changed.
+net_stamp="$BACLOFEN_TRIAGE_NET_PATH/inputs.sha256"
+net_inputs=$( { find safety data/nlu build/nlu -type f \( -name '*.yml' -o -name '*.py' \); } \
+              | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [[ -f "$net_stamp" && -f "$BACLOFEN_TRIAGE_NET_PATH/net.npz" && "$(cat "$net_stamp")" == "$net_inputs" ]]; then
+  echo "Nothing changed since the last training: using $BACLOFEN_TRIAGE_NET_PATH"
+else
+  "$PY" -m safety.triage_net --out "$BACLOFEN_TRIAGE_NET_PATH" 2> build/triage_net.log \
+    || { tail -n 20 build/triage_net.log >&2; die "the triage safety net did not train (full log: build/triage_net.log)."; }
+  echo "$net_inputs" > "$net_stamp"
+fi

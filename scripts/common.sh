@@ -10,6 +10,7 @@ export BACLOFEN_ACTIONS_PORT="${BACLOFEN_ACTIONS_PORT:-5055}"
 export BACLOFEN_WEB_PORT="${BACLOFEN_WEB_PORT:-8080}"
 export BACLOFEN_KB_URL="${BACLOFEN_KB_URL:-sqlite:///$ROOT/build/knowledge.db}"
 export BACLOFEN_SPACY_PATH="${BACLOFEN_SPACY_PATH:-$ROOT/build/spacy/baclofen_nlp}"
+export BACLOFEN_TRIAGE_NET_PATH="${BACLOFEN_TRIAGE_NET_PATH:-$ROOT/build/triage_net}"
 export BACLOFEN_ACTIONS_URL="${BACLOFEN_ACTIONS_URL:-http://127.0.0.1:$BACLOFEN_ACTIONS_PORT/webhook}"
 export BACLOFEN_MODELS_DIR="${BACLOFEN_MODELS_DIR:-$ROOT/models}"
 # Rasa and TensorFlow are chatty; keep the console readable.

@@ -1,4 +1,5 @@
-"""The evaluation sets stay apart from the training data: a message that is also a training
+"""The evaluation sets stay apart from the training data (entry questions, NLU examples and the
+triage net's examples): a message that is also a training
 line would measure memory, not what the assistant does with words nobody taught it."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from knowledge import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = [ROOT / "tests/answers/consumer_test.yml", ROOT / "tests/answers/consumer_dev.yml",
-        ROOT / "tests/triage/triage_set.yml", ROOT / "tests/triage/triage_dev.yml"]
+        ROOT / "tests/triage/triage_set.yml"]
 
 
 def _messages(path: Path) -> List[str]:
@@ -28,7 +29,9 @@ def _messages(path: Path) -> List[str]:
 def training_lines() -> set:
     knowledge = schema.load_knowledge()
     questions = {schema.question_key(q) for entry in knowledge.entries for q in entry.questions}
-    return questions | {schema.question_key(line) for line in existing_examples()}
+    examples = (yaml.safe_load((ROOT / "safety/triage_examples.yml").read_text(encoding="utf-8")) or {})["items"]
+    triage = {schema.question_key(turn) for item in examples for turn in item.get("turns") or []}
+    return questions | triage | {schema.question_key(line) for line in existing_examples()}
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)

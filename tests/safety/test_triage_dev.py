@@ -1,4 +1,4 @@
-"""The triage dev set (tests/triage/triage_dev.yml): passive and indirect self-harm, one
+"""The triage dev set (safety/triage_examples.yml): passive and indirect self-harm, one
 strong withdrawal sign in a pump user, and look-alikes that must stay calm. Written by the
 team (and a second batch by an outside writer) for tuning the red-flag rules, so it guards
 against regressions; the independent measure is scripts/triage_gate.py on
@@ -18,7 +18,7 @@ import yaml
 
 from safety.red_flags import detect, detect_across
 
-ITEMS = yaml.safe_load((Path(__file__).resolve().parents[1] / "triage" / "triage_dev.yml").read_text())["items"]
+ITEMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "safety" / "triage_examples.yml").read_text())["items"]
 
 
 def flagged(turns: List[str]) -> List[str]:

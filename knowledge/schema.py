@@ -130,8 +130,18 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterato
         data.item_lines.append(child.start_mark.line + 1)
 
 
+def _construct_timestamp(loader: "_LineLoader", node: yaml.Node) -> Any:
+    """A date; an impossible one (2026-13-01) stays text, so the check reports it with its
+    line instead of the YAML library raising."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _load_yaml(path: Path, problems: List[Problem]) -> Any:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-import yaml
 
-from knowledge.schema import LineDict, LineList, Problem, ValidationError, _display, _LineLoader
+from knowledge.schema import LineDict, LineList, Problem, ValidationError, _display, _load_yaml
 from knowledge.topics import RED_FLAG_KINDS
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
@@ -208,50 +207,6 @@ def pattern_problems(text: Any, classes: Iterable[str]) -> List[str]:
 
 def _spaced(word: str) -> str:
     return re.sub(r"([-/])", r" \1? ", word).replace("  ", " ")
-
-
-# ------------------------------------------------------------------ YAML with lines
-
-
-class _RuleLoader(_LineLoader):
-    """knowledge.schema's line-keeping loader; a bad date is kept as text so the check
-    can report it with its line (instead of the YAML library raising)."""
-
-
-def _timestamp(loader: _RuleLoader, node: yaml.Node) -> Any:
-    try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except ValueError:
-        return loader.construct_scalar(node)
-
-
-_RuleLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
-
-
-def _load_yaml(path: Path, problems: List[Problem]) -> Any:
-    shown = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(shown, 0, f"cannot read file: {exc}"))
-        return None
-    loader: Optional[_RuleLoader] = None
-    try:
-        loader = _RuleLoader(text)
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problems.append(Problem(shown, mark.line + 1 if mark else 0, f"invalid YAML: {exc.problem or exc}"))
-        return None
-    except (yaml.YAMLError, RecursionError) as exc:
-        problems.append(Problem(shown, 0, f"invalid YAML: {' '.join(str(exc).split())}"))
-        return None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    for line, key in loader.duplicate_keys:
-        problems.append(Problem(shown, line, f"duplicate key '{key}'"))
-    return data
 
 
 def _line(value: Any) -> int:

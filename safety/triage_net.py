@@ -93,12 +93,13 @@ def training_examples(kind_of=None) -> List[Example]:  # type: ignore[no-untyped
     return out
 
 
-def _words() -> TfidfVectorizer:
-    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
+def _words(vocabulary: Optional[Dict[str, int]] = None) -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True, vocabulary=vocabulary)
 
 
-def _chars() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)
+def _chars(vocabulary: Optional[Dict[str, int]] = None) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True,
+                           vocabulary=vocabulary)
 
 
 class TriageNet:
@@ -172,11 +173,8 @@ class TriageNet:
     def load(cls, directory: Path) -> "TriageNet":
         meta = json.loads((directory / "net.json").read_text(encoding="utf-8"))
         with np.load(directory / "net.npz", allow_pickle=False) as saved:
-            words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=meta["word_vocabulary"])
-            words.idf_ = saved["word_idf"]
-            chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                    vocabulary=meta["char_vocabulary"])
-            chars.idf_ = saved["char_idf"]
+            words, chars = _words(meta["word_vocabulary"]), _chars(meta["char_vocabulary"])
+            words.idf_, chars.idf_ = saved["word_idf"], saved["char_idf"]
             return cls(meta["classes"], words, chars, saved["coef"], saved["intercept"])
 
 

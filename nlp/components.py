@@ -137,6 +137,8 @@ class RedFlagDetector(LexiconComponent):
     def __init__(self, config: Dict[Text, Any], nlp: Optional[Language] = None) -> None:
         super().__init__(config, nlp)
         self.detector = red_flags.detector_for(self.nlp)
+        # Loaded with the model, not on the first message (None when it was not built).
+        self.net = triage_net.default_net(triage_net.net_dir())
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -146,11 +148,9 @@ class RedFlagDetector(LexiconComponent):
                 logger.exception("red-flag component failed on a message")
         return messages
 
-    @staticmethod
-    def _net_kind(text: str, entities: List[Dict[Text, Any]]) -> Optional[str]:
+    def _net_kind(self, text: str, entities: List[Dict[Text, Any]]) -> Optional[str]:
         try:
-            net = triage_net.default_net(triage_net.net_dir())
-            kind = net.kind(text) if net is not None else None
+            kind = self.net.kind(text) if self.net is not None else None
         except Exception:  # the rules have decided; a failing net must not cost the reply
             logger.exception("triage net failed on a message")
             return None

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -104,6 +105,11 @@ class Stack:
     web_port: int = int(os.environ.get("BACLOFEN_WEB_PORT", 8080))
     model: Path = Path(os.environ.get("BACLOFEN_MODELS_DIR", ROOT / "models")) / "baclofen.tar.gz"
     log_dir: Path = ROOT / "build" / "logs"
+    # Durable state (the conversation store): outside build/, so `make clean` keeps it.
+    data_dir: Path = Path(os.environ.get("BACLOFEN_DATA_DIR", ROOT / "var"))
+    # Where conversations are kept; None means BACLOFEN_TRACKER_URL, else a SQLite file in
+    # data_dir. Tests and gates pass a throwaway file so they never share a conversation.
+    tracker_url: Optional[str] = None
     enable_api: bool = os.environ.get("BACLOFEN_ENABLE_API", "") == "1"
     with_web: bool = True
     extra_env: Dict[str, str] = field(default_factory=dict)
@@ -127,6 +133,8 @@ class Stack:
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
         )
+        env["BACLOFEN_TRACKER_URL"] = (self.tracker_url or os.environ.get("BACLOFEN_TRACKER_URL")
+                                       or f"sqlite:///{self.data_dir}/conversations.sqlite")
         env.setdefault("BACLOFEN_KB_URL", f"sqlite:///{ROOT}/build/knowledge.db")
         env.setdefault("BACLOFEN_SPACY_PATH", str(ROOT / "build" / "spacy" / "baclofen_nlp"))
         env.update(self.extra_env)
@@ -171,6 +179,7 @@ class Stack:
                     f"port {part.port} for the {part.name} is already in use: stop what uses it "
                     f"or choose another port with {part.env_var}=<port>")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         env = self._env()
         try:
             for part in self.parts:
@@ -299,12 +308,14 @@ def rest_webhook(url: Optional[str] = None) -> Iterator[str]:
     if url:
         yield url
         return
-    stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(), with_web=False)
-    stack.start()
-    try:
-        yield stack.rest_url
-    finally:
-        stack.stop()
+    with tempfile.TemporaryDirectory(prefix="baclofen-gate-") as tmp:
+        stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(),
+                      with_web=False, tracker_url=f"sqlite:///{tmp}/conversations.sqlite")
+        stack.start()
+        try:
+            yield stack.rest_url
+        finally:
+            stack.stop()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +22,9 @@ from stack import Stack, free_port  # noqa: E402
 
 
 def start_stack(**kwargs) -> Stack:
+    """A stack on free ports with its own throwaway conversation store (unless one is given)."""
+    if "tracker_url" not in kwargs:
+        kwargs["tracker_url"] = f"sqlite:///{tempfile.mkdtemp(prefix='baclofen-test-')}/conversations.sqlite"
     stack = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=free_port(), **kwargs)
     stack.start()
     return stack

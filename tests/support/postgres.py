@@ -132,6 +132,10 @@ class PostgresServer:
             log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}\n{log[-2000:]}")
 
+    def halt(self) -> None:
+        """Stop the server but keep its data, as an outage or a restart would."""
+        self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         if self._stopped:
             return

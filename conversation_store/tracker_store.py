@@ -1,0 +1,354 @@
+"""A durable SQL tracker store whose cost per turn does not grow with the conversation.
+
+Rasa's own SQLTrackerStore reads the whole session on every turn, counts it, and inserts
+one row per event, so a turn at message 500 costs many times one at message 5, and the
+action server is sent the whole session too. This store keeps, per conversation:
+
+- one row in `conversations`: the latest *window* of events (at most
+  BACLOFEN_TRACKER_WINDOW, cut at a turn boundary) and the slot values as they stood at
+  the window's start, so nothing the dialogue needs is lost when old events drop out;
+- every event, once, in `conversation_events` (the durable record), written in one
+  batch per turn.
+
+A turn therefore costs one SELECT by primary key, one UPDATE guarded by a version number
+(a stale writer cannot overwrite a newer turn), and one multi-row INSERT. Connection errors
+(a database restart) are retried with backoff for BACLOFEN_TRACKER_RETRY_SECONDS, off the
+event loop, so other conversations keep being served meanwhile.
+
+SQLite (the default, a file under BACLOFEN_DATA_DIR) for one machine; PostgreSQL by URL
+for several instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Text, TypeVar
+
+import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = 60
+DEFAULT_RETRY_SECONDS = 20.0
+ROOT = Path(__file__).resolve().parent.parent
+
+# Attributes this store keeps on the tracker object it hands to Rasa, read back at save.
+_LOADED = "_baclofen_loaded"  # events in the tracker when it was loaded or last saved
+_PREFIX = "_baclofen_prefix"  # leading SlotSet events that restore the window's start slots
+_VERSION = "_baclofen_version"  # events stored for the conversation when it was loaded
+
+metadata = sa.MetaData()
+
+conversations = sa.Table(
+    "conversations", metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    # How many events the conversation has stored: the optimistic-concurrency guard.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False, index=True),
+)
+
+conversation_events = sa.Table(
+    "conversation_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("type_name", sa.String(64), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text, nullable=False),
+    # One row per event and position: a turn can never be stored twice.
+    sa.UniqueConstraint("sender_id", "seq", name="uq_conversation_events_sender_seq"),
+)
+
+
+def default_url() -> str:
+    """BACLOFEN_TRACKER_URL, else a SQLite file in BACLOFEN_DATA_DIR (default ./var)."""
+    url = os.environ.get("BACLOFEN_TRACKER_URL", "").strip()
+    if url:
+        return url
+    data_dir = Path(os.environ.get("BACLOFEN_DATA_DIR", ROOT / "var"))
+    return f"sqlite:///{data_dir}/conversations.sqlite"
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+def create_engine(url: str) -> Engine:
+    """One engine per process. SQLite gets WAL (readers never wait for the writer) and a
+    busy timeout; PostgreSQL gets pre-ping, so a pooled connection that died with a server
+    restart is replaced instead of failing a turn."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@dataclass(frozen=True)
+class Stored:
+    version: int
+    start_slots: Dict[str, Any]
+    events: List[Dict[str, Any]]
+
+
+T = TypeVar("T")
+
+# Errors worth retrying: the server went away or refused us; anything else is a bug.
+_TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
+    """Named in bot/endpoints.yml. `url`, `window` and `retry_seconds` may be given there;
+    otherwise they come from BACLOFEN_TRACKER_URL, BACLOFEN_TRACKER_WINDOW and
+    BACLOFEN_TRACKER_RETRY_SECONDS."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        host: Optional[str] = None,
+        url: Optional[str] = None,
+        window: Optional[int] = None,
+        retry_seconds: Optional[float] = None,
+        event_broker: Optional[EventBroker] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(domain, event_broker, **kwargs)
+        self.url = url or host or default_url()
+        self.window = int(window or _env_number("BACLOFEN_TRACKER_WINDOW", DEFAULT_WINDOW))
+        if self.window < 10:
+            raise ValueError("BACLOFEN_TRACKER_WINDOW must be at least 10 events (about one turn)")
+        self.retry_seconds = float(retry_seconds if retry_seconds is not None
+                                   else _env_number("BACLOFEN_TRACKER_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
+        self.engine = create_engine(self.url)
+        # A few threads: database calls never block the event loop that serves everyone else.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-store")
+        self._create_tables()
+        logger.info("Conversations are kept in %s (window %d events)", self.engine.url.render_as_string(hide_password=True), self.window)
+
+    # ------------------------------------------------------------------ database calls
+
+    def _create_tables(self) -> None:
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                metadata.create_all(self.engine)
+                return
+            except _TRANSIENT:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        """Run a database call in the pool, retrying connection errors with backoff."""
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.05
+        while True:
+            try:
+                return await loop.run_in_executor(self._pool, fn)
+            except _TRANSIENT as e:
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning("Conversation store unavailable (%s); retrying in %.2f s", type(e).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _load(self, sender_id: str) -> Optional[Stored]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(conversations.c.version, conversations.c.state)
+                               .where(conversations.c.sender_id == sender_id)).first()
+        if row is None:
+            return None
+        state = json.loads(row.state)
+        return Stored(row.version, state.get("start_slots") or {}, state.get("events") or [])
+
+    def _write(self, sender_id: str, version: Optional[int], state: Dict[str, Any],
+               new_events: Sequence[Dict[str, Any]]) -> Optional[int]:
+        """Store the new window and append the new events, in one transaction.
+
+        Returns the new version, or None when the stored conversation moved on since this
+        tracker was loaded (another writer got there first): then nothing is written."""
+        new_version = (version or 0) + len(new_events)
+        values = dict(version=new_version, state=json.dumps(state), updated_at=time.time())
+        with self.engine.begin() as conn:
+            if version is None:
+                exists = conn.execute(sa.select(conversations.c.version)
+                                      .where(conversations.c.sender_id == sender_id)).first()
+                if exists is not None:
+                    return None
+                conn.execute(conversations.insert().values(sender_id=sender_id, **values))
+            else:
+                done = conn.execute(conversations.update()
+                                    .where(conversations.c.sender_id == sender_id,
+                                           conversations.c.version == version)
+                                    .values(**values))
+                if done.rowcount != 1:
+                    return None
+            if new_events:
+                conn.execute(conversation_events.insert(),
+                             [_event_row(sender_id, (version or 0) + i, e) for i, e in enumerate(new_events)])
+        return new_version
+
+    def _append_only(self, sender_id: str, new_events: Sequence[Dict[str, Any]]) -> None:
+        """Keep a stale writer's events in the durable record without touching the window,
+        so no turn the person sent is lost even when it could not join the conversation."""
+        if not new_events:
+            return
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(conversations.c.version)
+                               .where(conversations.c.sender_id == sender_id).with_for_update()).first()
+            start = row.version if row is not None else 0
+            conn.execute(conversation_events.insert(),
+                         [_event_row(sender_id, start + i, e) for i, e in enumerate(new_events)])
+            conn.execute(conversations.update().where(conversations.c.sender_id == sender_id)
+                         .values(version=start + len(new_events)))
+
+    def _all_events(self, sender_id: str) -> List[Dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(conversation_events.c.data)
+                                .where(conversation_events.c.sender_id == sender_id)
+                                .order_by(conversation_events.c.seq)).all()
+        return [json.loads(r.data) for r in rows]
+
+    def _keys(self) -> List[str]:
+        with self.engine.connect() as conn:
+            return [r.sender_id for r in conn.execute(sa.select(conversations.c.sender_id))]
+
+    # ------------------------------------------------------------------ Rasa's interface
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        stored = await self._call(lambda: self._load(sender_id))
+        if stored is None:
+            return None
+        return self._tracker(sender_id, stored)
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        """Every event of every session, from the durable record (the HTTP API's view)."""
+        events = await self._call(lambda: self._all_events(conversation_id))
+        if not events:
+            return None
+        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+
+    async def keys(self) -> Iterable[Text]:
+        return await self._call(self._keys)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        events = list(tracker.events)
+        loaded: int = getattr(tracker, _LOADED, 0)
+        prefix: int = getattr(tracker, _PREFIX, 0)
+        version: Optional[int] = getattr(tracker, _VERSION, None)
+        new_events = [e.as_dict() for e in events[loaded:]]
+        if version is not None and not new_events:
+            return  # nothing happened since the last save
+        start_slots, window = self._window(tracker.sender_id, events, prefix, getattr(tracker, "_baclofen_slots", {}))
+        state = {"start_slots": start_slots, "events": [e.as_dict() for e in window]}
+        sender = tracker.sender_id
+        written = await self._call(lambda: self._write(sender, version, state, new_events))
+        if written is None:
+            logger.error("Conversation %s changed while this turn was handled (a retried turn or an "
+                         "outage); its %d new events are kept in the record but not in the window.",
+                         sender, len(new_events))
+            await self._call(lambda: self._append_only(sender, new_events))
+            return
+        # The next save in this turn only writes what comes after this one.
+        setattr(tracker, _LOADED, len(events))
+        setattr(tracker, _VERSION, written)
+
+    # ------------------------------------------------------------------ the window
+
+    def _tracker(self, sender_id: str, stored: Stored) -> DialogueStateTracker:
+        """The stored window as a tracker: first the slots as they stood at its start (as
+        SlotSet events, so policies replaying past states see them), then its events."""
+        first_ts = stored.events[0].get("timestamp") if stored.events else None
+        prefix = [SlotSet(name, value, timestamp=first_ts) for name, value in stored.start_slots.items()]
+        events: List[Event] = prefix + [e for e in (Event.from_parameters(d) for d in stored.events) if e]
+        tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        setattr(tracker, _LOADED, len(tracker.events))
+        setattr(tracker, _PREFIX, len(prefix))
+        setattr(tracker, _VERSION, stored.version)
+        setattr(tracker, "_baclofen_slots", dict(stored.start_slots))
+        return tracker
+
+    def _window(self, sender_id: str, events: List[Event], prefix: int,
+                start_slots: Dict[str, Any]) -> "tuple[Dict[str, Any], List[Event]]":
+        """The events to keep (the current session, at most `window`, starting at a turn)
+        and the slot values at their start."""
+        body = events[prefix:]
+        start = _session_start(body)
+        if len(body) - start > self.window:
+            start = _turn_start(body, len(body) - self.window)
+        if start == 0:
+            return start_slots, body
+        if _session_start(body) == start:
+            # A new session began there: nothing carries over unless the session start
+            # itself set it (those SlotSets follow it and stay in the window).
+            return {}, body[start:]
+        replay = [SlotSet(k, v) for k, v in start_slots.items()] + body[:start]
+        before = DialogueStateTracker.from_events(sender_id, replay, self.domain.slots)
+        kept = {name: slot.value for name, slot in before.slots.items()
+                if slot.value != slot.initial_value}
+        return kept, body[start:]
+
+
+def _session_start(events: Sequence[Event]) -> int:
+    """Index where the latest session begins (its action_session_start), else 0."""
+    for i in range(len(events) - 1, -1, -1):
+        if isinstance(events[i], SessionStarted):
+            if i > 0 and isinstance(events[i - 1], ActionExecuted) and events[i - 1].action_name == "action_session_start":
+                return i - 1
+            return i
+    return 0
+
+
+def _turn_start(events: Sequence[Event], earliest: int) -> int:
+    """The first turn boundary at or after `earliest`: an action_listen followed by what
+    the person said. Falls back to `earliest` for one very long turn."""
+    for i in range(earliest, len(events) - 1):
+        e = events[i]
+        if isinstance(e, ActionExecuted) and e.action_name == "action_listen" and isinstance(events[i + 1], UserUttered):
+            return i
+    return earliest
+
+
+def _event_row(sender_id: str, seq: int, data: Dict[str, Any]) -> Dict[str, Any]:
+    parse = data.get("parse_data") or {}
+    return dict(
+        sender_id=sender_id, seq=seq, type_name=str(data.get("event", ""))[:64],
+        timestamp=data.get("timestamp"),
+        intent_name=((parse.get("intent") or {}).get("name") or None),
+        action_name=(data.get("name") if data.get("event") == "action" else None),
+        data=json.dumps(data),
+    )

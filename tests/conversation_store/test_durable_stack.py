@@ -1,0 +1,69 @@
+"""The real product resumes a conversation after it is stopped and started again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import start_stack
+from stack import post_json
+from conversation_store.tracker_store import conversations
+
+pytestmark = pytest.mark.stack
+
+
+def reply(url: str, sender: str, message: str) -> str:
+    replies = post_json(url, {"sender": sender, "message": message})
+    return "\n".join(r.get("text", "") for r in replies if isinstance(r, dict))  # type: ignore[union-attr]
+
+
+def test_a_follow_up_after_a_restart_keeps_its_context(tmp_path: Path) -> None:
+    tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite'}"
+    stack = start_stack(with_web=False, tracker_url=tracker_url)
+    try:
+        assert "room temperature" in reply(stack.rest_url, "carer", "how should I store baclofen tablets?")
+    finally:
+        stack.stop()
+    stack = start_stack(with_web=False, tracker_url=tracker_url)
+    try:
+        resumed = reply(stack.rest_url, "carer", "and the liquid?")
+        fresh = reply(stack.rest_url, "someone-new", "and the liquid?")
+    finally:
+        stack.stop()
+    # The follow-up asks the storage question again for the liquid: in the fridge, 2 to 8 °C.
+    assert "2 to 8" in resumed, resumed
+    # Without the conversation's context the same words are not about storage.
+    assert "2 to 8" not in fresh, fresh
+
+
+def _age_conversation(tracker_url: str, sender: str, seconds: float) -> None:
+    """Make a stored conversation look `seconds` older, as if the person went quiet."""
+    engine = sa.create_engine(tracker_url, future=True)
+    with engine.begin() as conn:
+        state = json.loads(conn.execute(sa.select(conversations.c.state)
+                                        .where(conversations.c.sender_id == sender)).scalar_one())
+        for event in state["events"]:
+            if event.get("timestamp"):
+                event["timestamp"] -= seconds
+        conn.execute(conversations.update().where(conversations.c.sender_id == sender)
+                     .values(state=json.dumps(state)))
+    engine.dispose()
+
+
+def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
+    tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite'}"
+    stack = start_stack(with_web=False, tracker_url=tracker_url)
+    try:
+        reply(stack.rest_url, "quiet", "how should I store baclofen tablets?")
+        reply(stack.rest_url, "recent", "how should I store baclofen tablets?")
+        _age_conversation(tracker_url, "quiet", 61 * 60)  # bot/domain.yml: session_expiration_time 60
+        _age_conversation(tracker_url, "recent", 59 * 60)
+        expired = reply(stack.rest_url, "quiet", "and the liquid?")
+        still_on = reply(stack.rest_url, "recent", "and the liquid?")
+    finally:
+        stack.stop()
+    assert "2 to 8" not in expired, expired  # a new session: the storage question is forgotten
+    assert "2 to 8" in still_on, still_on

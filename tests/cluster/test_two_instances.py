@@ -283,3 +283,15 @@ def test_a_redis_restart_loses_no_turn(cluster: Cluster) -> None:
 
 def test_a_postgresql_restart_loses_no_turn(cluster: Cluster) -> None:
     _outage(cluster, cluster.postgres.halt, cluster.postgres.start, "pg")
+
+
+def test_the_widget_protocol_through_nginx_sticks_to_one_instance(cluster: Cluster) -> None:
+    """socket.io's long-polling sends each request of a session separately: nginx must keep
+    them on one instance (ip_hash), or the session breaks."""
+    from tests.conversations.runner import SocketIOSession
+
+    with SocketIOSession(f"http://127.0.0.1:{cluster.nginx_port}", "widget-through-nginx") as session:
+        first = " ".join(m.get("text", "") for m in session.send("how should I store baclofen tablets?"))
+        second = " ".join(m.get("text", "") for m in session.send("and the liquid?"))
+    assert "room temperature" in first, first
+    assert "2 to 8" in second, second

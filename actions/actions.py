@@ -80,6 +80,8 @@ MAX_DRUGS = 3
 DRUG_LOOKUP_TOPICS = frozenset({"interactions", "dosage", "how_to_take"})
 # A named medicine with several entries shows those the ranking puts near the best.
 BARE_WORDS = 5  # a follow-up this short that names a form asks the last question again
+PERSON_ENTITIES = ("form", "population")
+CONFIDENT_ELSEWHERE = 0.5  # a follow-up ranked this surely elsewhere leaves the last medicine
 MAX_WRITTEN_FOR = 3  # entries shown for one form or person ("and the liquid?": each liquid)
 RELATED_SHARE = 0.4
 # A personal question answered with one of these also gets the label's limit.
@@ -189,6 +191,7 @@ class Question:
     chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
     groups: Tuple[str, ...] = ()  # forms this message names
     other_words: Tuple[str, ...] = ()  # words beside entities, baclofen's names and fillers
+    repeat: bool = False  # a follow-up naming only a person: ranked as the previous question
 
     @property
     def bare_follow_up(self) -> Optional[str]:
@@ -253,28 +256,60 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
     text = tracker.latest_message.get("text") or ""
     drugs = entity_values(tracker, "drug")
     populations = entity_values(tracker, "population")
-    forms = entity_values(tracker, "form")
+    forms = entity_values(tracker, "form") or brand_forms(text)
     topic: Optional[str] = intent[len("ask_"):] if intent.startswith("ask_") else None
     previous = tracker.get_slot("topic")
     # The person stays the same until another is named ("my son" … "and in him?").
     population = populations[0] if populations else tracker.get_slot("population")
     form = forms[0] if forms else None
+    entities = tracker.latest_message.get("entities") or []
+    words = other_words(text, entities)
+    ranking = _ranking(tracker.latest_message.get("entry_ranking"))
+    # "and for her?", "what about for my son?": nothing asked but the person; the last
+    # question again, for them.
+    repeat = (intent == "follow_up" and is_topic(previous) and not other_words(text, entities, PERSON_ENTITIES)
+              and len(re.findall(r"[a-z0-9']+", text.lower())) <= BARE_WORDS)
     if intent == "follow_up":
-        if not drugs and previous == "interactions" and not (populations or forms):
+        # The medicine just discussed, unless this message clearly asks about something
+        # else ("what about grapefruit?" after alcohol).
+        if not drugs and previous == "interactions" and not forms and (
+                repeat or (not populations and not confident_elsewhere(ranking, tracker.get_slot("drug") or []))):
             drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:]
         form = form or tracker.get_slot("form")
+    if repeat:
+        ranking = previous_ranking(tracker) or ranking
     chosen = next(iter(entity_values(tracker, ENTRY_ENTITY)), None)
     return Question(
         intent=intent, text=text, topic=topic if is_topic(topic) else None, drugs=drugs[:MAX_DRUGS],
         population=population if population in POPULATIONS else None, form=form,
         previous_topic=previous if is_topic(previous) else None,
-        ranking=_ranking(tracker.latest_message.get("entry_ranking")),
+        ranking=ranking,
         parts=_parts(tracker), chosen=chosen,
         topic_probabilities=_topic_probabilities(tracker),
         aspects=tuple(entity_values(tracker, "aspect")),
         groups=tuple(forms),
-        other_words=other_words(text, tracker.latest_message.get("entities") or []),
+        other_words=words,
+        repeat=repeat,
     )
+
+
+def previous_ranking(tracker: Tracker) -> Ranking:
+    """The entry ranking of the person's previous message (the question a follow-up repeats)."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return []
+    previous = users[-2]
+    if str(previous.get("text") or "").startswith("/"):
+        return []  # a button press: no words of its own
+    return _ranking((previous.get("parse_data") or {}).get("entry_ranking"))
+
+
+def confident_elsewhere(ranking: Ranking, drugs: Sequence[str]) -> bool:
+    """The ranking is sure of an entry that is not about these medicines."""
+    if not ranking or ranking[0][1] < CONFIDENT_ELSEWHERE:
+        return False
+    theirs = {e.id for drug in drugs for e in store.interaction(drug).entries}
+    return ranking[0][0] not in theirs
 
 
 # Words that ask nothing by themselves in a short follow-up ("and what about for the liquid?").
@@ -284,19 +319,34 @@ FILLER_WORDS = frozenset("""and or but so then what whats what's about how hows 
 
 
 @lru_cache(maxsize=1)
+def _brand_patterns() -> Tuple[Tuple["re.Pattern[str]", str], ...]:
+    brands = load_lexicon().get("brand_forms") or {}
+    longest_first = sorted(brands.items(), key=lambda kv: -len(kv[0]))
+    return tuple((re.compile(rf"\b{re.escape(b.lower())}\b"), f) for b, f in longest_first)
+
+
+def brand_forms(text: str) -> List[str]:
+    """The forms of the brands a message names ("ozobax" → liquid), from knowledge/lexicon.yml."""
+    lowered = text.lower()
+    return list(dict.fromkeys(form for pattern, form in _brand_patterns() if pattern.search(lowered)))
+
+
+@lru_cache(maxsize=1)
 def baclofen_names() -> frozenset:
     """Baclofen's own names (generic, brands, misspellings) from knowledge/lexicon.yml."""
     names = load_lexicon().get("baclofen") or []
     return frozenset(w for name in names for w in str(name).lower().split())
 
 
-def other_words(text: str, entities: Sequence[Dict[str, Any]]) -> Tuple[str, ...]:
-    """The message's words outside its forms, baclofen's names and filler words. An aspect
-    or a medicine names something new ("and the dose?", "and with alcohol?"); so does a
-    person, whose entry may be in another topic ("and for older people?")."""
+def other_words(text: str, entities: Sequence[Dict[str, Any]],
+                skip: Tuple[str, ...] = ("form",)) -> Tuple[str, ...]:
+    """The message's words outside its `skip` entities (forms), baclofen's names and filler
+    words. An aspect or a medicine names something new ("and the dose?", "and with
+    alcohol?"); so does a person, whose entry may be in another topic ("and for older
+    people?"), unless persons are skipped too."""
     chars = list(text.lower())
     for entity in entities:
-        if entity.get("entity") != "form":
+        if entity.get("entity") not in skip:
             continue
         start, end = entity.get("start"), entity.get("end")
         if isinstance(start, int) and isinstance(end, int):

@@ -28,7 +28,7 @@ OPTIONAL_ENTRY_FIELDS = ("title", "questions")
 SOURCE_FIELDS = ("doc", "section")
 LEXICON_SECTIONS = ("baclofen", "classes", "drugs", "forms", "populations", "aspects")
 # Optional: words for the same thing, used only by the answer ranker (not entities).
-OPTIONAL_LEXICON_SECTIONS = ("concepts",)
+OPTIONAL_LEXICON_SECTIONS = ("concepts", "brand_forms")
 CLASS_FIELDS = ("name", "terms")
 DRUG_FIELDS = ("name", "class", "terms")
 TERM_KINDS = ("drug", "class", "baclofen", "form", "population", "aspect")
@@ -424,6 +424,8 @@ def _validate_lexicon(data: Any, shown: str, problems: List[Problem]) -> Dict[st
             if valid is not None and key not in valid:
                 check.problem(line, f"{label}: id must be one of {', '.join(sorted(valid))} (knowledge/topics.py)")
             check.terms(value, line, kind, key, label)
+    if "brand_forms" in data:
+        _check_brand_forms(check, data, data["brand_forms"], data.line_of("brand_forms"))
     if "concepts" in data:
         # A separate vocabulary: a concept word may also be an entity term ("sleepy"),
         # but within the concepts each phrase means one thing.
@@ -431,6 +433,20 @@ def _validate_lexicon(data: Any, shown: str, problems: List[Problem]) -> Dict[st
         for key, value, line in concepts.ids(data["concepts"], "concepts", data.line_of("concepts")):
             concepts.terms(value, line, "concept", key, f"concepts.{key}")
     return _plain(data)
+
+
+def _check_brand_forms(check: _LexiconChecker, data: Any, value: Any, line: int) -> None:
+    """brand_forms: a baclofen brand (one of `baclofen`'s terms) → the form it comes in."""
+    if not isinstance(value, dict):
+        check.problem(line, "brand_forms must map a brand to a form")
+        return
+    names = {normalise_term(str(t)) for t in (data.get("baclofen") or [])}
+    for brand, form in value.items():
+        at = value.line_of(brand) if hasattr(value, "line_of") else line
+        if normalise_term(str(brand)) not in names:
+            check.problem(at, f"brand_forms.{brand}: not one of baclofen's names (section baclofen)")
+        if form not in FORMS:
+            check.problem(at, f"brand_forms.{brand}: form must be one of {', '.join(sorted(FORMS))} (knowledge/topics.py)")
 
 
 def _check_name(check: _LexiconChecker, value: Dict[str, Any], label: str) -> None:

@@ -166,6 +166,35 @@ def _after(previous: str, text: str) -> Tracker:
     return Tracker.from_dict(data)
 
 
+def _follow_up(previous: str, text: str, slots: Dict) -> List[str]:
+    tracker = _after(previous, text)
+    tracker.slots.update(slots)
+    texts, _, _ = run(actions.ActionAnswer(), tracker)
+    return shown(texts)
+
+
+def test_a_follow_up_naming_only_a_person_asks_the_last_question_again_for_them():
+    """ "and for her?" after "is it addictive" used to get the suicide warning; "what about
+    for my son?" after alcohol, the general overview."""
+    assert _follow_up("is it addictive", "and for her?", {"topic": "warnings"}) == ["warnings-dependence-us"]
+    assert _follow_up("can I drink alcohol with baclofen?", "what about for my son?",
+                      {"topic": "interactions", "drug": ["alcohol"]}) == ["interactions-alcohol"]
+
+
+def test_a_follow_up_about_something_else_leaves_the_last_medicine():
+    """ "what about grapefruit?" after alcohol used to get the alcohol answer again."""
+    assert _follow_up("can she drink wine on it?", "what about grapefruit?",
+                      {"topic": "interactions", "drug": ["alcohol"]}) == ["interactions-grapefruit"]
+
+
+def test_a_brand_named_in_a_follow_up_means_its_form():
+    """ "and ozobax?" after the pump's side effects used to get Ozobax's half-life."""
+    assert _follow_up("what are the side effects of the pump?", "and ozobax?",
+                      {"topic": "side_effects", "form": "intrathecal"}) == ["side-effects-overview"]
+    assert actions.brand_forms("is Lyvispah ok through a g-tube") == ["granules"]
+    assert actions.brand_forms("what about lioresal") == []  # tablets and intrathecal: no one form
+
+
 def test_an_emergency_only_two_messages_together_show_comes_first():
     """ "my pump ran out on monday" … "now i have a fever": withdrawal advice first."""
     texts, _, _ = run(actions.ActionAnswer(), _after("my pump ran out on monday", "now i have a fever"))

@@ -231,3 +231,15 @@ def test_loader_never_crashes_on_arbitrary_bytes(tmp_path_factory: pytest.TempPa
         load_knowledge(root)
     except ValidationError as exc:
         assert exc.errors
+
+
+def test_brand_forms_name_a_baclofen_brand_and_a_form(tmp_path: Path) -> None:
+    real = (Path(__file__).resolve().parents[2] / "knowledge" / "lexicon.yml").read_text()
+    assert load_lexicon(Path(__file__).resolve().parents[2] / "knowledge" / "lexicon.yml")["brand_forms"]["ozobax"] == "liquid"
+    bad = real.replace("  ozobax: liquid\n", "  ozobax: syrup\n  tylenol: liquid\n")
+    (tmp_path / "lexicon.yml").write_text(bad)
+    with pytest.raises(ValidationError) as e:
+        load_lexicon(tmp_path / "lexicon.yml")
+    text = str(e.value)
+    assert "brand_forms.ozobax: form must be one of" in text
+    assert "brand_forms.tylenol: not one of baclofen's names" in text

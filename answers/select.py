@@ -34,6 +34,9 @@ CLEAR_RATIO = 1.6  # the best must be this many times the runner-up, unless they
 DECISIVE_MIN, DECISIVE_RATIO = 0.3, 2.5  # or a lower share that is far ahead of every other
 CANDIDATE_MIN = 0.06  # entries offered on a clarifying question have at least this share
 SECOND_RATIO = 1.25  # a second entry of the same subtopic is shown when this close
+# A US entry of the same subtopic leads another country's best one only when the ranking
+# gives it some weight: a share below this is another product's or strength's fact.
+COMPANION_SHARE = 0.1
 NEAR_TIE = 1.1  # a specific entry this close to its topic's overview: the overview answers
 MAX_CANDIDATES = 3
 # How much the intent classifier's topic counts: the entry's probability is multiplied by
@@ -153,7 +156,7 @@ def decide(ranking: Sequence[Tuple[str, float]], meta: Mapping[str, EntryMeta],
     decisive = runner is None or best >= DECISIVE_RATIO * runner[1]
     if evidence and ((best >= ANSWER_MIN and (clear or agree)) or (best >= DECISIVE_MIN and decisive)):
         shown = [best_id]
-        if agree and runner is not None:
+        if agree and runner is not None and runner[1] >= COMPANION_SHARE * best:
             if meta[best_id].region != "US" and meta[runner[0]].region == "US":
                 shown = [runner[0], best_id]  # the US label leads; the other country's adds to it
             elif best <= SECOND_RATIO * runner[1]:

@@ -99,3 +99,12 @@ def test_the_same_question_again_stays_on_the_previous_topic():
     # Nothing of the previous topic ranked: the ranking decides as usual.
     d = decide([("pump-heat", 0.9), ("alcohol", 0.02)], META, Context(previous_topic="storage", same_question=True))
     assert d.answer == ("pump-heat",)
+
+
+def test_a_us_entry_leads_another_countrys_only_when_the_ranking_gives_it_weight():
+    """US labels first for the same fact; but a US entry the ranker all but rules out (another
+    strength's or product's fact, 0.3 % against 99 %) is not put before the one asked for."""
+    close = decide([("dose-children-uk", 0.6), ("dose-children", 0.3)], META)
+    assert close.answer == ("dose-children", "dose-children-uk")
+    far = decide([("dose-children-uk", 0.99), ("dose-children", 0.003)], META)
+    assert far.answer == ("dose-children-uk",)

@@ -508,6 +508,27 @@ WHICH_MEDICINE = ("Which other medicine do you mean? Tell me its name (for examp
                   "or \"Xanax\") and I'll tell you what our sources say.")
 
 
+NOT_COVERED = (store.NO_INFORMATION.format(name="what you asked about")
+               + " If you meant a medicine, tell me its name and I'll check.")
+# Words of a general question about other medicines ("is it ok to mix with other meds?").
+GENERAL_INTERACTION_WORDS = frozenset("""interact interacts interaction interactions avoid
+    avoided mix mixing mixed combine combined together safe safely ok okay fine take taking
+    took can could should shouldn't cant can't i i'm im you we be other others medicine
+    medicines medication medications meds drug drugs pill pills anything something things
+    stuff while when problem problems any bad dangerous risky all list which know aware need
+    needs worry careful watch look out effect effects there have has get use using used mine
+    tell thing usual common main known possible serious major risk risks happen happens cause
+    causes react reaction reactions contraindicated contraindications conflict conflicts clash
+    clashes affect affects work along same time prescribed prescription otc counter over
+    regular daily current currently already also""".split())
+
+
+def names_something(q: Question) -> bool:
+    """The message names something beside general interaction words: a substance we don't
+    know ("turmeric"), not a general question."""
+    return any(w not in GENERAL_INTERACTION_WORDS and len(w) > 2 for w in q.other_words)
+
+
 def general_interactions() -> Reply:
     """The label's general warning, and a question for the medicine's name."""
     return Reply(compose.compose(store.entries("interactions", [OVERVIEW]), "pharmacist", note=WHICH_MEDICINE),
@@ -541,12 +562,17 @@ def reply_of(choice: Choice, q: Question) -> Reply:
     """The messages for one question's choice."""
     if choice.bubble is not None:
         if not q.drugs and [e.subtopic for e in choice.bubble.entries] == [OVERVIEW] and choice.topic == "interactions":
+            if names_something(q):
+                return Reply(compose.reply([], "pharmacist", note=NOT_COVERED), "interactions")
             return general_interactions()  # "what should I avoid with it?": and which medicine?
         return Reply(compose.reply([choice.bubble], choice.audience), choice.topic)
     if choice.note:
         return Reply(compose.reply([], choice.audience, note=choice.note), "interactions")
     if q.topic == "interactions" and not q.drugs:
-        # About other medicines, but none we know by name ("is it ok with zorblaxin?").
+        if names_something(q):
+            # Something named that our sources do not cover ("turmeric or ashwagandha?").
+            return Reply(compose.reply([], "pharmacist", note=NOT_COVERED), "interactions")
+        # About other medicines in general ("what should I avoid with it?").
         return general_interactions()
     if choice.candidates:
         return Reply(clarify(choice.candidates))

@@ -388,3 +388,14 @@ def test_rephrase_and_last_resort_are_actions_with_their_text():
     texts, messages, events = run(actions.ActionDefaultFallback(), load_tracker("fallback.json"))
     assert texts == [compose.STILL_NOT_UNDERSTOOD] and messages[0]["buttons"][0]["payload"] == "/capabilities"
     assert events and events[0]["event"] == "rewind"
+
+
+def test_something_named_that_our_sources_do_not_cover_is_said_so():
+    """ "turmeric or ashwagandha?" used to get the general interactions answer, as if it
+    covered them; a general question still gets it."""
+    texts, _, _ = answer("does baclofen interact with turmeric or ashwagandha? I take both")
+    assert not shown(texts), texts
+    assert any(store.NO_INFORMATION.split("{name}")[0] in t and "pharmacist" in t for t in texts), texts
+    assert_medical_reply([*texts[:-1], "Source: x", texts[-1]])  # ends with the disclaimer
+    texts, _, _ = answer("are there any interactions i should know about")
+    assert shown(texts) == ["interactions-overview"], texts

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from stack import Stack, free_port, http_get
 
 from tests.conftest import start_stack
 
-from .conftest import RESULTS, WebServer, rasa_url, restart_rasa
+from .conftest import REPO, RESULTS, WebServer, rasa_url, restart_rasa
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -422,3 +429,70 @@ def test_server_gone_then_back(page: Page, web: WebServer) -> None:
         ask(page, "hello")
     finally:
         own.stop()
+
+
+# ---- the page `make run` serves finds its own Rasa ---------------------------------------
+
+
+def socket_io_ports(page: Page) -> list[int | None]:
+    """Start recording the port of every socket.io connection the page makes (websocket
+    or polling); the returned list fills as the page runs."""
+    ports: list[int | None] = []
+    page.on("websocket", lambda ws: ports.append(urllib.parse.urlsplit(ws.url).port))
+    page.on("request", lambda r: ports.append(urllib.parse.urlsplit(r.url).port) if "/socket.io/" in r.url else None)
+    return ports
+
+
+@contextmanager
+def page_server(*args: str) -> Iterator[str]:
+    """scripts/web_page.py (the web part of `make run`) on a free port; yields the page URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "web_page.py"), "--port", str(port), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}/"
+    try:
+        deadline = time.monotonic() + 15
+        while http_get(url) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, "the page server did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_page_the_stack_serves_chats_with_that_stack(page: Page, stack: Stack) -> None:
+    """The stack's own web part on its free ports, the page as served: nothing inserts the
+    address. The old page guessed port 5005, i.e. no Rasa or another copy's."""
+    assert stack.rasa_port != 5005
+    ports = socket_io_ports(page)
+    open_widget(page, f"http://localhost:{stack.web_port}/")
+    before = ask(page, "what are the side effects of baclofen?")
+    expect(bot_messages(page).nth(before)).to_contain_text(re.compile(r"side effect|drows|sleep|dizz", re.I))
+    assert ports and set(ports) == {stack.rasa_port}, ports
+
+
+def test_a_public_rasa_url_is_what_the_page_uses(page: Page, stack: Stack) -> None:
+    """BACLOFEN_PUBLIC_RASA_URL (here the stack's Rasa by another name than the page's host)."""
+    public = f"http://127.0.0.1:{stack.rasa_port}"
+    with page_server("--rasa-port", "5005", "--public-rasa-url", public) as url:
+        ports = socket_io_ports(page)
+        open_widget(page, url)
+        ask(page, "hello")
+    assert ports and set(ports) == {stack.rasa_port}, ports
+    assert stored_state(page, public)["sessionId"]
+
+
+def test_a_relative_public_rasa_url_means_the_pages_own_origin(page: Page) -> None:
+    """Behind a reverse proxy that serves Rasa's /socket.io beside the page: data-server="/"
+    (what deploy/'s nginx writes into the page). Nothing answers socket.io here: the
+    widget's first connection attempt, to the page's own port, is what is checked."""
+    with page_server("--rasa-port", "5005", "--public-rasa-url", "/") as url:
+        ports = socket_io_ports(page)
+        page.goto(url)
+        launcher(page).click()
+        expect(page.locator(".bw-panel")).to_be_visible()
+        deadline = time.monotonic() + 10
+        while not ports and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+    assert ports and set(ports) == {urllib.parse.urlsplit(url).port}, ports

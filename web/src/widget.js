@@ -20,14 +20,24 @@ const REPLY_TIMEOUT_MS = 30000;
 const REPLY_TOP_GAP_PX = 8; // room above the first bubble of a reply kept in view
 const MAX_INPUT = 1000;
 
+/** An http(s) data-server, absolute or relative to this page ("/" when a reverse proxy
+ *  puts Rasa on the page's own origin); null when it is neither. */
+function serverHref(raw) {
+  try {
+    return safeHref(new URL(raw, window.location.href).href);
+  } catch {
+    return null;
+  }
+}
+
 /** Read settings from the embedding <script> tag's data-* attributes. */
 function readConfig(script) {
   const data = (script && script.dataset) || {};
   const host = window.location.hostname || "localhost";
   const fallback = `${window.location.protocol === "https:" ? "https:" : "http:"}//${host}:5005`;
-  let server = data.server ? safeHref(data.server) : fallback;
+  let server = data.server ? serverHref(data.server) : fallback;
   if (!server) {
-    console.warn("[baclofen-widget] data-server must be an http(s) URL; using", fallback);
+    console.warn("[baclofen-widget] data-server must be an http(s) URL or a path; using", fallback);
     server = fallback;
   }
   const origin = new URL(server).origin;

@@ -352,3 +352,27 @@ def _event_row(sender_id: str, seq: int, data: Dict[str, Any]) -> Dict[str, Any]
         action_name=(data.get("name") if data.get("event") == "action" else None),
         data=json.dumps(data),
     )
+
+
+def _no_silent_fallback() -> None:
+    """Rasa wraps every tracker store in FailSafeTrackerStore, which on any error carries on
+    with an empty in-memory conversation: the person gets an answer that ignores all they
+    said, and the turn is never stored. This store rides out outages itself (retries); past
+    that, the turn must fail, so the channel guard sends its apology. So it is not wrapped."""
+    from rasa.core import agent as rasa_agent
+
+    original = rasa_agent.Agent._create_tracker_store
+    if getattr(original, "_baclofen", False):
+        return
+
+    def create(store: Optional[TrackerStore], domain: Domain) -> TrackerStore:
+        if isinstance(store, BoundedSQLTrackerStore):
+            store.domain = domain
+            return store
+        return original(store, domain)
+
+    create._baclofen = True  # type: ignore[attr-defined]
+    rasa_agent.Agent._create_tracker_store = staticmethod(create)  # type: ignore[assignment]
+
+
+_no_silent_fallback()

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from tests.conftest import start_stack
 from stack import post_json
+from channels.guard import APOLOGY
 from conversation_store.tracker_store import conversations
+from tests.support.postgres import start_postgres
 
 pytestmark = pytest.mark.stack
 
@@ -67,3 +69,26 @@ def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
         stack.stop()
     assert "2 to 8" not in expired, expired  # a new session: the storage question is forgotten
     assert "2 to 8" in still_on, still_on
+
+
+def test_a_database_outage_beyond_the_retries_gets_the_apology_not_a_context_free_answer() -> None:
+    """Rasa's FailSafeTrackerStore would answer from an empty conversation (and store
+    nothing); the turn must end in the guard's apology instead, and the conversation resume
+    with its context once the database is back."""
+    server = start_postgres()
+    try:
+        url = server.create_database("outage")
+        stack = start_stack(with_web=False, tracker_url=url,
+                            extra_env={"BACLOFEN_TRACKER_RETRY_SECONDS": "2"})
+        try:
+            assert "room temperature" in reply(stack.rest_url, "carer", "how should I store baclofen tablets?")
+            server.halt()
+            during = reply(stack.rest_url, "carer", "and the liquid?")
+            server.start()
+            after = reply(stack.rest_url, "carer", "and the liquid?")
+        finally:
+            stack.stop()
+    finally:
+        server.stop()
+    assert during.startswith(APOLOGY[:20]) and "2 to 8" not in during, during
+    assert "2 to 8" in after, after

@@ -6,6 +6,11 @@ Each simulated user holds whole conversations from bench/questions.py with its o
 sender id, and sends its next message only after the reply to the previous one
 arrived (no think time: this measures the server's capacity). Load stops at the
 deadline or after --max-requests, whichever comes first; only loopback URLs are allowed.
+
+The soak (bench/run.py) holds many short conversations instead: --conversations N stops
+after N conversations, --max-turns K cuts each to its first 1..K turns (chosen at random).
+--acks also prints, per sender, every message sent and every one answered with HTTP 200,
+so that the bench can check each answered message was stored (durable.lost_turns).
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ class Stats:
     latencies_ms: List[float] = field(default_factory=list)
     errors: Dict[str, int] = field(default_factory=dict)
     examples: List[str] = field(default_factory=list)
+    # sender -> {"sent": [texts], "acked": [texts answered with HTTP 200]}, when recorded
+    acks: Optional[Dict[str, Dict[str, List[str]]]] = None
+
+    def sent(self, sender: str, text: str) -> None:
+        if self.acks is not None:
+            self.acks.setdefault(sender, {"sent": [], "acked": []})["sent"].append(text)
+
+    def acked(self, sender: str, text: str) -> None:
+        if self.acks is not None:
+            self.acks[sender]["acked"].append(text)
 
     def error(self, kind: str, detail: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -76,16 +91,27 @@ def percentile(values: List[float], p: float) -> Optional[float]:
 
 
 class Budget:
-    """Shared stop condition: a deadline and a maximum number of requests."""
+    """Shared stop condition: a deadline, a maximum number of requests and, optionally,
+    of conversations."""
 
-    def __init__(self, duration: float, max_requests: int) -> None:
+    def __init__(self, duration: float, max_requests: int, conversations: Optional[int] = None) -> None:
         self.deadline = time.monotonic() + duration
         self.left = max_requests
+        self.conversations_left = conversations
+        self.conversations = 0
 
     def take(self) -> bool:
         if self.left <= 0 or time.monotonic() >= self.deadline:
             return False
         self.left -= 1
+        return True
+
+    def take_conversation(self) -> bool:
+        if self.conversations_left is not None:
+            if self.conversations_left <= 0:
+                return False
+            self.conversations_left -= 1
+        self.conversations += 1
         return True
 
 
@@ -114,21 +140,28 @@ async def post(session: aiohttp.ClientSession, url: str, payload: dict, stats: S
 
 
 async def rest_user(user: int, run_id: str, mix: str, url: str, session: aiohttp.ClientSession,
-                    budget: Budget, stats: Stats, seed: int, once: bool) -> None:
-    """Random conversations until the budget ends; with once, every conversation in order."""
+                    budget: Budget, stats: Stats, seed: int, once: bool, max_turns: int = 0) -> None:
+    """Random conversations until the budget ends; with once, every conversation in order;
+    with max_turns, each cut to its first 1..max_turns turns."""
     rng = random.Random(seed * 1000 + user)
     conversations = MIXES[mix]
     n = 0
     while not once or n < len(conversations):
         conversation = conversations[n] if once else rng.choice(conversations)
+        if max_turns:
+            conversation = conversation[:rng.randint(1, min(max_turns, len(conversation)))]
+        if not budget.take_conversation():
+            return
         n += 1
         sender = f"bench-{run_id}-u{user}-c{n}"
         for turn in conversation:
             if not budget.take():
                 return
+            stats.sent(sender, turn.text)
             replies = await post(session, url, {"sender": sender, "message": turn.text}, stats)
             if replies is None:
                 continue
+            stats.acked(sender, turn.text)
             kind = check_reply(turn, replies)
             if kind:
                 stats.error(kind, f"{turn.text!r} -> {json.dumps(replies)[:200]}")
@@ -148,20 +181,22 @@ async def parse_user(user: int, mix: str, url: str, session: aiohttp.ClientSessi
 
 async def run_load(base_url: str, users: int, duration: float, mix: str, mode: str,
                    max_requests: int, timeout: float, seed: int, once: bool = False,
-                   raw: bool = False) -> dict:
-    stats = Stats()
+                   raw: bool = False, conversations: Optional[int] = None, max_turns: int = 0,
+                   acks: bool = False) -> dict:
+    stats = Stats(acks={} if acks else None)
     run_id = f"{int(time.time() * 1000) % 10**9}"
     path = "/model/parse" if mode == "parse" else "/webhooks/rest/webhook"
     url = base_url.rstrip("/") + path
     connector = aiohttp.TCPConnector(limit=users)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        budget = Budget(duration, max_requests)
+        budget = Budget(duration, max_requests, conversations)
         t0 = time.monotonic()
         if mode == "parse":
             tasks = [parse_user(u, mix, url, session, budget, stats, seed) for u in range(users)]
         else:
-            tasks = [rest_user(u, run_id, mix, url, session, budget, stats, seed, once) for u in range(users)]
+            tasks = [rest_user(u, run_id, mix, url, session, budget, stats, seed, once, max_turns)
+                     for u in range(users)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - t0
     completed = len(stats.latencies_ms)
@@ -177,7 +212,9 @@ async def run_load(base_url: str, users: int, duration: float, mix: str, mode: s
         "error_kinds": stats.errors,
         "error_examples": stats.examples,
         "hit_request_cap": budget.left <= 0,
+        **({"conversations": budget.conversations} if mode == "rest" else {}),
         **({"latencies_ms": [round(x, 2) for x in stats.latencies_ms]} if raw else {}),
+        **({"acks": stats.acks} if stats.acks is not None else {}),
     }
 
 
@@ -194,6 +231,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--once", action="store_true",
                     help="each user holds every conversation once, in order (warm-up and check)")
     ap.add_argument("--raw", action="store_true", help="also print every latency (to merge rounds)")
+    ap.add_argument("--conversations", type=int, help="stop after this many conversations (the soak)")
+    ap.add_argument("--max-turns", type=int, default=0,
+                    help="cut each conversation to its first 1..K turns, chosen at random (0: whole)")
+    ap.add_argument("--acks", action="store_true",
+                    help="also print, per sender, the messages sent and those answered with HTTP 200")
     args = ap.parse_args(argv)
     if urlparse(args.url).hostname not in LOOPBACK:
         print("bench.load only drives servers on this machine (127.0.0.1/localhost)", file=sys.stderr)
@@ -201,8 +243,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not (1 <= args.users <= 256 and 0 < args.duration <= 300 and 0 < args.max_requests <= 100000):
         print("users must be 1-256, duration 0-300 s, max-requests 1-100000", file=sys.stderr)
         return 2
+    if (args.conversations is not None and args.conversations < 1) or args.max_turns < 0:
+        print("conversations must be at least 1, max-turns at least 0", file=sys.stderr)
+        return 2
     result = asyncio.run(run_load(args.url, args.users, args.duration, args.mix, args.mode,
-                                  args.max_requests, args.timeout, args.seed, args.once, args.raw))
+                                  args.max_requests, args.timeout, args.seed, args.once, args.raw,
+                                  args.conversations, args.max_turns, args.acks))
     print(json.dumps(result), flush=True)
     return 0
 

@@ -3,6 +3,9 @@
 Our bot runs through scripts/stack.py (the same launcher as `make run` and the tests);
 BenchStack only lets a variant swap the endpoints file or add `rasa run` options.
 The stock assistant is a fresh `rasa init` project, served by StockStack.
+Durable (below) is the production set-up both are measured in as well: one throwaway
+PostgreSQL server (tests/support/postgres.py) and one loopback Redis, shared by both,
+each assistant in its own database.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class BenchStack(Stack):
     endpoints: Optional[Path] = None
     rasa_args: List[str] = field(default_factory=list)
     redis: Optional["Redis"] = None
+    # Other server processes whose CPU and memory count for this stack (name -> pid):
+    # the PostgreSQL and Redis of the durable set-up.
+    servers: Dict[str, int] = field(default_factory=dict)
 
     def _parts(self) -> List[Part]:
         parts = super()._parts()
@@ -45,13 +51,18 @@ class BenchStack(Stack):
 
 @dataclass
 class StockStack(Stack):
-    """The stock `rasa init` assistant: one Rasa server, responses only (no action server)."""
+    """The stock `rasa init` assistant: one Rasa server, responses only (no action server).
+    Without an endpoints file it keeps Rasa's defaults (in-memory tracker and lock store)."""
 
     credentials: Path = Path("credentials.yml")
+    endpoints: Optional[Path] = None
+    servers: Dict[str, int] = field(default_factory=dict)
 
     def _parts(self) -> List[Part]:
         cmd = [RASA, "run", "-m", str(self.model), "--port", str(self.rasa_port),
                "--credentials", str(self.credentials), "--enable-api"]
+        if self.endpoints is not None:
+            cmd += ["--endpoints", str(self.endpoints)]
         return [Part("stock Rasa server", self.rasa_port, cmd, f"{self.rasa_url}/",
                      "BENCH_STOCK_PORT", self.log_dir / f"stock-rasa-{self.rasa_port}.log")]
 
@@ -93,6 +104,80 @@ class Redis:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+class Durable:
+    """The production set-up's servers: a throwaway PostgreSQL (fsync off, as in the tests:
+    the bench measures our code, not the disk) and a loopback Redis, shared by our stack
+    and stock Rasa, each with its own database."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.postgres = None  # tests.support.postgres.PostgresServer
+        self.redis: Optional[Redis] = None
+
+    def start(self) -> None:
+        try:
+            from tests.support.postgres import start_postgres  # imports pytest: only when used
+        except ImportError as e:
+            raise StackError(f"the durable part needs the test extras (pip install -e '.[test]'): {e}; "
+                             "or run with --no-durable") from e
+        try:
+            self.postgres = start_postgres()
+            self.redis = Redis(self.log_dir / "durable-redis.log")
+            self.redis.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def postgres_pid(self) -> int:
+        """The postmaster (its backends are its children)."""
+        assert self.postgres is not None
+        return int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+
+    def pids(self) -> Dict[str, int]:
+        assert self.redis is not None and self.redis.proc is not None
+        return {"postgres": self.postgres_pid(), "redis": self.redis.proc.pid}
+
+    def ours_env(self, tracker_url: str) -> Dict[str, str]:
+        """What our product reads (README "Configuration"): the tracker URL and Redis lock."""
+        assert self.redis is not None
+        return {"BACLOFEN_TRACKER_URL": tracker_url,
+                "BACLOFEN_REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/1"}
+
+    def stock_endpoints(self, path: Path, database: str) -> Path:
+        """Stock Rasa's own SQL tracker store and Redis lock store, as its docs configure them."""
+        assert self.postgres is not None and self.redis is not None
+        path.write_text(stock_endpoints_yaml(self.postgres.port, database, self.redis.port))
+        return path
+
+
+def stock_endpoints_yaml(pg_port: int, database: str, redis_port: int) -> str:
+    return (
+        "tracker_store:\n"
+        "  type: sql\n"
+        "  dialect: postgresql\n"
+        "  url: 127.0.0.1\n"
+        f"  port: {pg_port}\n"
+        f"  db: {database}\n"
+        "  username: postgres\n"
+        "lock_store:\n"
+        "  type: redis\n"
+        "  url: 127.0.0.1\n"
+        f"  port: {redis_port}\n"
+        "  db: 2\n"
+    )
+
+
+def database_name(url: str) -> str:
+    """The database of a SQLAlchemy URL (create_database names a fresh one)."""
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
 def run_logged(cmd: List[str], cwd: Path, env: Dict[str, str], log: Path, timeout: float) -> float:

@@ -188,3 +188,257 @@ def test_record_files_parse_levels_apart_and_keeps_peak_memory() -> None:
     assert result["levels"]["8"]["throughput_per_s"] == 70.0
     assert result["nlu_parse"]["throughput_per_s"] == 150.0
     assert result["peak_rss_mb"] == {"Rasa server": 900.0}
+
+
+# --------------------------------------------------------------- issue 15: durable, long, soak
+
+
+def _durable(ours_8: float, ours_32: float, stock_8: float, stock_32: float, p95_32: float,
+             lost: int = 0) -> dict:
+    def level(tput: float, p95: float) -> dict:
+        return {"throughput_per_s": tput, "p95_ms": p95, "errors": 0,
+                "cpu_ms_per_request": {"Rasa server": 1000 / tput}}
+    return {
+        "ours": {"check": {"errors": 0}, "levels": {"8": level(ours_8, 60.0), "32": level(ours_32, p95_32)}},
+        "stock": {"levels": {"8": level(stock_8, 200.0), "32": level(stock_32, 900.0)}},
+        "turns": {"lost_turns": lost, "duplicate_turns": 0, "acknowledged_turns": 100, "stored_turns": 100 - lost},
+        "long_conversation": {"turn_cost_ratio": 1.2, "errors": 0},
+        "soak": {"rss_growth_mb_per_10k_conversations": 4.0, "errors": 0},
+    }
+
+
+def _memory(tput: float = 150.0, stock: float = 45.0, p95: float = 80.0) -> "tuple[dict, dict]":
+    ours = {"levels": {"8": {"throughput_per_s": tput, "p50_ms": 50.0, "p95_ms": p95, "p99_ms": p95 + 5,
+                             "errors": 0, "cpu_ms_per_request": {"Rasa server": 6.0}}},
+            "check": {"errors": 0}, "startup_s": 6.0, "train_s": 45.0,
+            "idle_rss_mb": {"total": 1300.0}, "peak_rss_mb": {"total": 1350.0}}
+    return ours, {"levels": {"8": {"throughput_per_s": stock, "cpu_ms_per_request": {"stock Rasa server": 19.0}}}}
+
+
+def test_summary_passes_when_every_target_is_met_and_has_no_nlu_ceiling_gate() -> None:
+    from bench.run import summarise
+
+    ours, stock = _memory()
+    report = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0},
+                       _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0))
+    assert report["passed"], {k: g for k, g in report["gates"].items() if not g["ok"]}
+    assert "share_of_nlu_ceiling" not in report["gates"]
+    assert report["durable"]["ratio_vs_stock"] == 5.4  # the smaller of 6.5 (8 users) and 5.4 (32)
+    assert report["durable"]["ratio_vs_stock_by_users"] == {"8": 6.5, "32": 5.4}
+    assert report["durable"]["p95_ms"] == 140.0 and report["durable"]["lost_turns"] == 0
+    assert report["long_conversation"]["turn_cost_ratio"] == 1.2
+    assert report["soak"]["rss_growth_mb_per_10k_conversations"] == 4.0
+
+
+def test_summary_misses_each_new_gate_on_its_own() -> None:
+    from bench.run import summarise
+
+    ours, stock = _memory()
+    ranker = {"entry_ranker_cpu_ms_per_message": 1.0}
+    # 4.9 × stock at 32 users only
+    gates = summarise(ours, stock, ranker, _durable(130.0, 122.5, 20.0, 25.0, p95_32=140.0))["gates"]
+    assert [k for k, g in gates.items() if not g["ok"]] == ["durable_vs_stock_32_users"]
+    gates = summarise(ours, stock, ranker, _durable(130.0, 135.0, 20.0, 25.0, p95_32=150.1))["gates"]
+    assert [k for k, g in gates.items() if not g["ok"]] == ["durable_p95_ms"]
+    gates = summarise(ours, stock, ranker, _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0, lost=1))["gates"]
+    assert [k for k, g in gates.items() if not g["ok"]] == ["durable_lost_turns"]
+    durable = _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0)
+    durable["long_conversation"]["turn_cost_ratio"] = 1.51
+    durable["soak"]["rss_growth_mb_per_10k_conversations"] = 10.5
+    report = summarise(ours, stock, ranker, durable)
+    assert not report["passed"]
+    assert sorted(k for k, g in report["gates"].items() if not g["ok"]) == [
+        "long_conversation_turn_cost_ratio", "soak_rss_growth_mb_per_10k"]
+
+
+def test_in_memory_gates_are_three_times_stock_and_p95_100_ms() -> None:
+    from bench.run import summarise
+
+    ours, stock = _memory(tput=134.0, stock=45.0, p95=100.0)  # 2.98 × stock
+    gates = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0})["gates"]
+    assert not gates["throughput_vs_stock"]["ok"] and gates["throughput_vs_stock"]["min"] == 3.0
+    assert gates["p95_ms"]["ok"]
+    ours, stock = _memory(tput=150.0, stock=45.0, p95=100.1)
+    gates = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0})["gates"]
+    assert gates["throughput_vs_stock"]["ok"] and not gates["p95_ms"]["ok"]
+
+
+def test_skipped_sections_are_skipped_gates_not_passes_or_misses() -> None:
+    from bench.run import summarise
+
+    ours, stock = _memory()
+    report = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0})  # --no-durable
+    for name in ("durable_vs_stock_8_users", "durable_vs_stock_32_users", "durable_p95_ms",
+                 "durable_lost_turns", "long_conversation_turn_cost_ratio", "soak_rss_growth_mb_per_10k"):
+        assert report["gates"][name]["skipped"] and not report["gates"][name]["ok"], name
+    assert report["passed"] and "durable" not in report
+    durable = _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0)
+    del durable["soak"]
+    durable["long_conversation"]["errors"] = 2
+    report = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0}, durable)
+    assert report["gates"]["soak_rss_growth_mb_per_10k"].get("skipped")
+    assert not report["gates"]["errors"]["ok"] and report["errors_by_section"]["long_conversation"] == 2
+
+
+def test_turn_accounting_counts_lost_and_duplicated_messages_per_sender_and_text() -> None:
+    from collections import Counter
+
+    from bench.run import Acks, turn_accounting
+
+    acks = Acks()
+    acks.add({"a": {"sent": ["hi", "dose?"], "acked": ["hi", "dose?"]},
+              "b": {"sent": ["hi", "bye"], "acked": ["hi"]},  # "bye" timed out: not acknowledged
+              "c": {"sent": ["x", "x", "y"], "acked": ["x", "x", "y"]}})
+    acks.add({"a": {"sent": ["thanks"], "acked": ["thanks"]}})  # a second run, same sender
+    stored = {"a": Counter({"hi": 1, "dose?": 1, "thanks": 1}),
+              "b": Counter({"hi": 1, "bye": 1}),  # processed although the reply was lost: fine
+              "c": Counter({"x": 1, "y": 2}),  # one "x" lost and one "y" stored twice: both count
+              "someone-else": Counter({"hi": 5})}  # not a load-generator sender: ignored
+    counts = turn_accounting(acks, stored)
+    assert counts["lost_turns"] == 1 and counts["duplicate_turns"] == 1
+    assert counts["senders_with_lost_turns"] == 1
+    assert counts["acknowledged_turns"] == 7 and counts["sent_turns"] == 8 and counts["stored_turns"] == 8
+    stored["c"]["x"] = 2
+    stored["c"]["y"] = 1
+    assert turn_accounting(acks, stored)["lost_turns"] == 0
+    assert turn_accounting(acks, {})["lost_turns"] == 7
+
+
+def test_long_conversation_ratio_compares_the_same_length_windows() -> None:
+    from bench.run import long_summary
+
+    latencies = [10.0] * 500
+    cpu = [5.0] * 500
+    flat = long_summary(latencies, cpu)
+    assert flat["early_turns"] == [3, 12] and flat["late_turns"] == [491, 500]
+    assert flat["latency_ratio"] == 1.0 and flat["cpu_ratio"] == 1.0 and flat["turn_cost_ratio"] == 1.0
+    # Cost growing with the conversation's length: latency ×2 at the end, CPU ×1.6.
+    latencies = [10.0 + 10.0 * i / 499 for i in range(500)]
+    cpu = [5.0 + 3.0 * i / 499 for i in range(500)]
+    grown = long_summary(latencies, cpu)
+    assert 1.95 < grown["latency_ratio"] < 1.98 and 1.55 < grown["cpu_ratio"] < 1.6
+    assert grown["turn_cost_ratio"] == grown["latency_ratio"]
+    # Turns 1-2 (a new conversation's first turns) are outside the early window.
+    spiky = long_summary([500.0, 500.0] + [10.0] * 498, [50.0, 50.0] + [5.0] * 498)
+    assert spiky["turn_cost_ratio"] == 1.0
+    # A median ignores one slow turn; the CPU sum does not hide it.
+    one_slow = [10.0] * 500
+    one_slow[495] = 400.0
+    cpu = [5.0] * 500
+    cpu[495] = 55.0
+    slow = long_summary(one_slow, cpu)
+    assert slow["latency_ratio"] == 1.0 and slow["cpu_ratio"] == 2.0 and slow["turn_cost_ratio"] == 2.0
+
+
+def test_soak_growth_is_scaled_to_10k_conversations() -> None:
+    from bench.run import soak_summary
+
+    flat = soak_summary([(0, 1400.0), (2000, 1401.0), (4000, 1399.5), (6000, 1400.5)])
+    assert flat["conversations"] == 6000 and flat["rss_growth_mb"] == 0.5
+    assert flat["rss_growth_mb_per_10k_conversations"] == round(0.5 * 10_000 / 6000, 2)
+    leak = soak_summary([(0, 1400.0), (2500, 1405.0), (5000, 1410.0)])  # 2 kB per conversation
+    assert leak["rss_growth_mb_per_10k_conversations"] == 20.0
+    assert leak["rss_slope_mb_per_10k_conversations"] == 20.0
+    assert soak_summary([(0, 1400.0), (0, 1500.0)])["rss_growth_mb_per_10k_conversations"] is None
+
+
+def test_memory_endpoints_are_the_products_without_the_tracker_store() -> None:
+    import yaml
+
+    from scripts.stack import ROOT
+
+    product = yaml.safe_load((ROOT / "bot" / "endpoints.yml").read_text())
+    memory = yaml.safe_load((ROOT / "bench" / "endpoints-memory.yml").read_text())
+    assert "tracker_store" in product and "tracker_store" not in memory
+    assert memory == {k: v for k, v in product.items() if k != "tracker_store"}
+
+
+def test_stock_durable_endpoints_name_rasas_own_sql_and_redis_stores() -> None:
+    import yaml
+
+    from bench.servers import database_name, stock_endpoints_yaml
+
+    config = yaml.safe_load(stock_endpoints_yaml(5433, "bench_stock_1", 6380))
+    assert config["tracker_store"] == {"type": "sql", "dialect": "postgresql", "url": "127.0.0.1",
+                                       "port": 5433, "db": "bench_stock_1", "username": "postgres"}
+    assert config["lock_store"] == {"type": "redis", "url": "127.0.0.1", "port": 6380, "db": 2}
+    assert database_name("postgresql+psycopg2://postgres@127.0.0.1:5433/bench_ours_ab12") == "bench_ours_ab12"
+
+
+def test_load_soak_mode_holds_short_new_conversations_and_records_acks() -> None:
+    good = [{"text": f"{EMERGENCY_MARK} advice"}, {"text": f"{DISCLAIMER_MARK} contact your clinician"}]
+
+    async def go() -> dict:
+        port = free_port()
+        runner = await _serve(good, port)
+        try:
+            return await run_load(f"http://127.0.0.1:{port}", users=3, duration=30.0, mix="ours",
+                                  mode="rest", max_requests=10000, timeout=5.0, seed=1,
+                                  conversations=25, max_turns=2, acks=True)
+        finally:
+            await runner.cleanup()
+    result = asyncio.run(go())
+    acks = result["acks"]
+    assert result["conversations"] == 25 and len(acks) == 25  # one new sender per conversation
+    turns = [len(a["sent"]) for a in acks.values()]
+    assert set(turns) <= {1, 2} and 1 in turns and 2 in turns
+    assert sum(turns) == result["requests"]
+    assert all(a["sent"] == a["acked"] for a in acks.values())
+    firsts = {c[0].text for c in OURS}
+    assert all(a["sent"][0] in firsts for a in acks.values())
+
+
+def test_task_cpu_ns_times_a_busy_thread_finer_than_ticks() -> None:
+    import threading
+
+    me = os.getpid()
+    busy, stop = threading.Event(), threading.Event()
+
+    def spin_then_wait() -> None:  # stays alive while measured: only live threads count
+        end = time.thread_time() + 0.03  # 30 ms of this thread's CPU, however busy the machine
+        while time.thread_time() < end:
+            pass
+        busy.set()
+        stop.wait(5)
+    thread = threading.Thread(target=spin_then_wait)
+    before = procs.task_cpu_ns(me)
+    thread.start()
+    busy.wait(5)
+    spent = procs.task_cpu_ns(me) - before
+    stop.set()
+    thread.join()
+    assert 25e6 <= spent < 2e9, spent  # the 30 ms spin, in nanoseconds
+    assert procs.tree_cpu_ns(me) >= procs.task_cpu_ns(me) > 0
+    assert procs.task_cpu_ns(2**22 + 12345) == 0  # no such process
+
+
+def test_soak_reads_memory_after_each_chunk_and_stops_early_on_a_slow_machine(monkeypatch) -> None:
+    import bench.run as run
+
+    rss = iter([1000, 1001, 1002, 1003, 1004, 1005, 1006] * 1)
+    calls: List[dict] = []
+
+    def fake_drive(url: str, users: int, duration: float, mix: str, **kw: object) -> dict:
+        calls.append(kw)
+        n = kw["conversations"]
+        return {"conversations": n, "errors": 0, "error_kinds": {}, "error_examples": [],
+                "requests": int(n) * 3 // 2, "duration_s": 10.0, "throughput_per_s": 150.0}
+
+    monkeypatch.setattr(run, "drive", fake_drive)
+    monkeypatch.setattr(run, "roots", lambda stack: {"Rasa server": 1, "action server": 2, "postgres": 3})
+    monkeypatch.setattr(run.procs, "rss_now", lambda pids: {"x": next(rss) * 2**20} if set(pids) == {
+        "Rasa server", "action server"} else {})
+    monkeypatch.setattr(run.time, "sleep", lambda s: None)
+
+    class Stack:
+        rasa_url = "http://127.0.0.1:1"
+
+    out = run.soak(Stack(), 10_000, run.Acks(), seconds=3600)
+    assert calls[0]["conversations"] == run.SOAK_WARMUP and len(calls) == 6  # warm-up + 5 × 2,000
+    assert all(c["max_turns"] == 2 for c in calls)
+    assert out["conversations"] == 10_000 and out["rss_growth_mb_per_10k_conversations"] == 5.0
+    rss = iter([1000, 1001, 1002, 1003])
+    calls.clear()
+    out = run.soak(Stack(), 10_000, run.Acks(), seconds=0.0)  # out of time at once: the minimum 2 chunks
+    assert len(calls) == 1 + run.SOAK_MIN_CHUNKS and out["conversations"] == 4000
+    assert out["rss_growth_mb_per_10k_conversations"] == 5.0  # 2 MB in 4,000, scaled

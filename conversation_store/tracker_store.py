@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,14 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
+from conversation_store import event_types
+
+event_types.install()
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 60
+DEFAULT_CACHE = 256  # conversations whose tracker is kept between turns, per process
 DEFAULT_RETRY_SECONDS = 20.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,8 +103,7 @@ def _env_number(name: str, default: float) -> float:
 
 def create_engine(url: str) -> Engine:
     """One engine per process. SQLite gets WAL (readers never wait for the writer) and a
-    busy timeout; PostgreSQL gets pre-ping, so a pooled connection that died with a server
-    restart is replaced instead of failing a turn."""
+    busy timeout."""
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
@@ -113,7 +118,9 @@ def create_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No pre-ping (a round trip per turn): a connection that died with a server restart fails
+    # its call, the pool drops it, and _call retries on a fresh one.
+    return sa.create_engine(url, future=True, pool_size=5, max_overflow=5)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,7 @@ class Stored:
     version: int
     start_slots: Dict[str, Any]
     events: List[Dict[str, Any]]
+    unchanged: bool = False  # the cached tracker is current: no state was read
 
 
 T = TypeVar("T")
@@ -151,6 +159,10 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             raise ValueError("BACLOFEN_TRACKER_WINDOW must be at least 10 events (about one turn)")
         self.retry_seconds = float(retry_seconds if retry_seconds is not None
                                    else _env_number("BACLOFEN_TRACKER_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
+        self.cache_size = int(_env_number("BACLOFEN_TRACKER_CACHE", DEFAULT_CACHE))
+        # Trackers between turns, checked against the stored version on every retrieve, so a
+        # turn handled by another instance is never missed; saves rebuilding the window.
+        self._cache: "OrderedDict[str, DialogueStateTracker]" = OrderedDict()
         self.engine = create_engine(self.url)
         # A few threads: database calls never block the event loop that serves everyone else.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-store")
@@ -185,12 +197,18 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    def _load(self, sender_id: str) -> Optional[Stored]:
+    def _load(self, sender_id: str, unless_version: Optional[int] = None) -> Optional[Stored]:
+        """The stored window; only its version when that is `unless_version` (the cached one)."""
+        state_unless = (conversations.c.state if unless_version is None else
+                        sa.case((conversations.c.version == unless_version, sa.null()),
+                                else_=conversations.c.state))
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(conversations.c.version, conversations.c.state)
+            row = conn.execute(sa.select(conversations.c.version, state_unless.label("state"))
                                .where(conversations.c.sender_id == sender_id)).first()
         if row is None:
             return None
+        if row.state is None:
+            return Stored(row.version, {}, [], unchanged=True)
         state = json.loads(row.state)
         return Stored(row.version, state.get("start_slots") or {}, state.get("events") or [])
 
@@ -249,9 +267,15 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
     # ------------------------------------------------------------------ Rasa's interface
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        stored = await self._call(lambda: self._load(sender_id))
+        cached = self._cache.pop(sender_id, None)
+        if cached is not None and len(cached.events) != getattr(cached, _LOADED, -1):
+            cached = None  # a turn that failed before saving left events in it
+        known = getattr(cached, _VERSION, None) if cached is not None else None
+        stored = await self._call(lambda: self._load(sender_id, known))
         if stored is None:
             return None
+        if stored.unchanged and cached is not None:
+            return cached
         return self._tracker(sender_id, stored)
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
@@ -281,25 +305,43 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             logger.error("Conversation %s changed while this turn was handled (a retried turn or an "
                          "outage); its %d new events are kept in the record but not in the window.",
                          sender, len(new_events))
+            self._cache.pop(sender, None)
             await self._call(lambda: self._append_only(sender, new_events))
             return
         # The next save in this turn only writes what comes after this one.
         setattr(tracker, _LOADED, len(events))
         setattr(tracker, _VERSION, written)
+        if len(window) < len(events) - prefix:
+            # Events dropped out of the window: the next turn gets what a reload would give.
+            tracker = self._tracker_of(sender, start_slots, window, written)
+        self._remember(tracker)
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        """Keep the saved tracker for the next turn (most recently used conversations)."""
+        if self.cache_size <= 0:
+            return
+        self._cache[tracker.sender_id] = tracker
+        self._cache.move_to_end(tracker.sender_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     # ------------------------------------------------------------------ the window
 
     def _tracker(self, sender_id: str, stored: Stored) -> DialogueStateTracker:
-        """The stored window as a tracker: first the slots as they stood at its start (as
-        SlotSet events, so policies replaying past states see them), then its events."""
-        first_ts = stored.events[0].get("timestamp") if stored.events else None
-        prefix = [SlotSet(name, value, timestamp=first_ts) for name, value in stored.start_slots.items()]
-        events: List[Event] = prefix + [e for e in (Event.from_parameters(d) for d in stored.events) if e]
-        tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        events = [e for e in (Event.from_parameters(d) for d in stored.events) if e]
+        return self._tracker_of(sender_id, stored.start_slots, events, stored.version)
+
+    def _tracker_of(self, sender_id: str, start_slots: Dict[str, Any], window: Sequence[Event],
+                    version: int) -> DialogueStateTracker:
+        """A window as a tracker: first the slots as they stood at its start (as SlotSet
+        events, so policies replaying past states see them), then its events."""
+        first_ts = window[0].timestamp if window else None
+        prefix = [SlotSet(name, value, timestamp=first_ts) for name, value in start_slots.items()]
+        tracker = DialogueStateTracker.from_events(sender_id, [*prefix, *window], self.domain.slots)
         setattr(tracker, _LOADED, len(tracker.events))
         setattr(tracker, _PREFIX, len(prefix))
-        setattr(tracker, _VERSION, stored.version)
-        setattr(tracker, "_baclofen_slots", dict(stored.start_slots))
+        setattr(tracker, _VERSION, version)
+        setattr(tracker, "_baclofen_slots", dict(start_slots))
         return tracker
 
     def _window(self, sender_id: str, events: List[Event], prefix: int,

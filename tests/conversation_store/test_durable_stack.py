@@ -57,7 +57,9 @@ def _age_conversation(tracker_url: str, sender: str, seconds: float) -> None:
 
 def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
     tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite'}"
-    stack = start_stack(with_web=False, tracker_url=tracker_url)
+    # The test rewrites stored conversations behind the store's back: keep no tracker
+    # between turns, so each turn reads what is stored.
+    stack = start_stack(with_web=False, tracker_url=tracker_url, extra_env={"BACLOFEN_TRACKER_CACHE": "0"})
     try:
         reply(stack.rest_url, "quiet", "how should I store baclofen tablets?")
         reply(stack.rest_url, "recent", "how should I store baclofen tablets?")

@@ -187,3 +187,24 @@ def test_a_postgresql_restart_is_ridden_out_without_losing_a_turn(domain) -> Non
         store.engine.dispose()
     finally:
         server.stop()
+
+
+def test_a_kept_tracker_never_hides_a_turn_another_instance_stored(make_store: Make) -> None:
+    first, second = make_store(), make_store()  # two instances on one database
+    run(new_conversation(first, "shared"))
+    run(add_turn(first, "shared", 1))  # first keeps this tracker for the next turn
+    run(add_turn(second, "shared", 2, {"population": "children"}))
+    tracker = run(first.retrieve("shared"))
+    assert tracker.latest_message.text == "question 2"
+    assert tracker.get_slot("population") == "children"
+
+
+def test_a_turn_that_failed_before_saving_leaves_nothing_behind(make_store: Make) -> None:
+    store = make_store()
+    run(new_conversation(store, "failed"))
+    run(add_turn(store, "failed", 1))
+    tracker = run(store.retrieve("failed"))
+    for e in turn(2):
+        tracker.update(e)  # …and then the turn failed: never saved
+    again = run(store.retrieve("failed"))
+    assert again.latest_message.text == "question 1"

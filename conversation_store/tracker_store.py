@@ -41,9 +41,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from conversation_store import event_types
-
-event_types.install()
+import nlp.rasa_patches  # noqa: F401  (Rasa's event lookup by name, cached: rebuilding a window uses it)
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup build train bench nlu-report clean
+.PHONY: help run test setup build train bench nlu-report clean image
 
 help:
 	@echo "make run         install what is missing, build, train if needed, start everything"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench       performance benchmark against stock Rasa (prints JSON)"
 	@echo "make nlu-report  NLU figures on the held-out set and 5-fold cross-validation"
 	@echo "make clean       remove build output, models, caches and test results"
+	@echo "make image       build the container image with podman (BASE=python:3.10-slim; docs/deploy.md)"
 
 setup:
 	@scripts/setup.sh
@@ -34,3 +35,17 @@ nlu-report: build
 
 clean:
 	rm -rf build models results test-results .pytest_cache .rasa bench/results
+
+# The container image for both servers (deploy/Containerfile, docs/deploy.md). Not part of
+# `make test`: a first build downloads and trains for several minutes.
+# BASE: any image with Python 3.10 or apt; PIP_CERT (pip's own variable): a CA bundle for
+# a TLS-inspecting proxy, passed as a build secret; IMAGE_BUILD_FLAGS: e.g. --network host.
+IMAGE ?= localhost/baclofen-assistant:latest
+BASE ?= python:3.10-slim
+PODMAN ?= podman
+IMAGE_BUILD_FLAGS ?=
+comma := ,
+
+image:
+	$(PODMAN) build --format docker -f deploy/Containerfile --build-arg BASE=$(BASE) \
+	  $(if $(PIP_CERT),--secret id=pip_ca$(comma)src=$(PIP_CERT)) $(IMAGE_BUILD_FLAGS) -t $(IMAGE) .

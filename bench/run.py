@@ -8,13 +8,14 @@
    scripts/stack.py, free ports; launch → healthy is the start-up time) with
    bench/endpoints-memory.yml (Rasa's in-memory tracker store, our lock store), checks
    every benchmark conversation once and reads idle memory; then starts the stock
-   assistant the same way (Rasa's defaults: in memory too);
+   assistant the same way (Rasa's defaults: in memory too; as created, responses only);
 3. drives them from a separate process (bench/load.py): the gate level (8 users) in
    alternating rounds, ours and stock, so both sides of the ratio see the same machine;
    then 32 users for each;
 4. durable: the production set-up, beside stock Rasa in the same one: a throwaway
    PostgreSQL tracker store and a Redis lock store for both (bot/endpoints.yml for ours,
-   Rasa's `sql` and `redis` stores for stock); 8 and 32 users in alternating rounds;
+   Rasa's `sql` and `redis` stores for stock), stock as the issue measured it: its replies
+   made custom actions served by `rasa run actions`; 8 and 32 users in alternating rounds;
    then, on ours, one 500-turn conversation (cost of turn 500 ÷ turn 5) and a soak of
    many short conversations (memory growth); every message answered must be in PostgreSQL;
 5. prints ONE JSON line (also written to bench/results/<name>.json) and exits 1
@@ -45,8 +46,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 from bench import procs
 from bench.load import check_reply, percentile
 from bench.questions import CHAT, KB, Turn
-from bench.servers import (BenchStack, Durable, Redis, StockStack, database_name, init_stock, nlu_macro_f1,
-                           train_ours)
+from bench.servers import (STOCK_VARIANT_DURABLE, STOCK_VARIANT_DURABLE_RESPONSES, STOCK_VARIANT_MEMORY,
+                           BenchStack, Durable, Redis, StockStack, database_name, init_stock, nlu_macro_f1,
+                           train_ours, train_stock_with_actions)
 from scripts.stack import ROOT, Stack, StackError, free_port, post_json
 
 LEVELS = (8, 32)
@@ -291,14 +293,28 @@ def prepare_ours(args: argparse.Namespace, work: Path) -> Tuple[BenchStack, dict
     return stack, result
 
 
-def prepare_stock(work: Path) -> Tuple[StockStack, dict]:
-    """A fresh `rasa init` assistant, created and trained (timed)."""
+def prepare_stock(work: Path, with_actions: bool = True
+                  ) -> Tuple[StockStack, dict, Optional[StockStack], Optional[dict]]:
+    """A fresh `rasa init` assistant, created and trained (timed): as created for the
+    in-memory comparison; and (with_actions, for the durable one) a copy whose replies are
+    custom actions (bench/servers.py stock_with_actions), trained once more."""
     project = work / "stock"
     log("creating and training the stock assistant (rasa init --no-prompt)")
-    seconds, model = init_stock(project, BenchStack().env(), LOG_DIR / "stock-init.log")
+    env = BenchStack().env()
+    seconds, model = init_stock(project, env, LOG_DIR / "stock-init.log")
     stack = StockStack(rasa_port=free_port(), model=model, log_dir=LOG_DIR, with_web=False,
                        credentials=project / "credentials.yml", data_dir=work / "data")
-    return stack, {"init_and_train_s": round(seconds, 1)}
+    result = {"init_and_train_s": round(seconds, 1), "variant": STOCK_VARIANT_MEMORY}
+    if not with_actions:
+        return stack, result, None, None
+    actions_project = work / "stock-actions"
+    log("training the stock assistant with custom actions (its replies as custom actions)")
+    seconds, model = train_stock_with_actions(project, actions_project, env, LOG_DIR / "stock-actions-train.log")
+    actions_stack = StockStack(rasa_port=free_port(), actions_port=free_port(), model=model, log_dir=LOG_DIR,
+                               with_web=False, credentials=actions_project / "credentials.yml",
+                               data_dir=work / "data", project=actions_project)
+    return stack, result, actions_stack, {"train_s": round(seconds, 1), "variant": STOCK_VARIANT_DURABLE,
+                                          "actions": (actions_project / "actions" / "actions.py").read_text()}
 
 
 def run_memory(args: argparse.Namespace, ours_stack: BenchStack, ours: dict,
@@ -558,9 +574,10 @@ def soak(stack: Stack, conversations: int, acks: Acks, seconds: float = SOAK_SEC
 
 
 def run_durable(args: argparse.Namespace, work: Path, model: Path,
-                stock_stack: Optional[StockStack]) -> dict:
+                stock_stack: Optional[StockStack], stock_prepared: Optional[dict] = None) -> dict:
     """The production set-up: ours (PostgreSQL tracker, Redis lock) beside stock Rasa in
-    the same one, at 8 and 32 users in alternating rounds; then, on ours, the long
+    the same one (stock_stack: the `rasa init` assistant with custom actions and its action
+    server; stock_prepared: how it was made), at 8 and 32 users in alternating rounds; then, on ours, the long
     conversation and the soak; finally every answered message is looked up in PostgreSQL."""
     backends = Durable(LOG_DIR)
     ours_stack: Optional[BenchStack] = None
@@ -583,10 +600,15 @@ def run_durable(args: argparse.Namespace, work: Path, model: Path,
         ours["endpoints"] = "bot/endpoints.yml"
         if stock_stack is not None:
             stock_db = database_name(backends.postgres.create_database("bench_stock"))
-            stock_stack.endpoints = backends.stock_endpoints(work / "stock-endpoints-durable.yml", stock_db)
-            stock_stack.servers = backends.pids()
             stock_stack.rasa_port = free_port()
-            stock = start_checked(stock_stack, "stock", label="durable stock")
+            if stock_stack.project is not None:
+                stock_stack.actions_port = free_port()
+            stock_stack.endpoints = backends.stock_endpoints(
+                work / "stock-endpoints-durable.yml", stock_db,
+                stock_stack.actions_url if stock_stack.project is not None else None)
+            stock_stack.servers = backends.pids()
+            stock = {**(stock_prepared or {}),
+                     **start_checked(stock_stack, "stock", label="durable stock")}
             stock["endpoints"] = stock_stack.endpoints.read_text()
         runs: List[Tuple[str, Stack, str, str]] = [("ours", ours_stack, "ours", "rest")]
         if stock_stack is not None:
@@ -623,13 +645,13 @@ def run_durable(args: argparse.Namespace, work: Path, model: Path,
 def run_all(args: argparse.Namespace, work: Path) -> Tuple[dict, Optional[dict], Optional[dict]]:
     """Train both, then the in-memory measurement, then the durable one."""
     ours_stack, ours = prepare_ours(args, work)
-    stock_stack, stock = None, None
+    stock_stack, stock, durable_stock_stack, durable_stock = None, None, None, None
     if not args.no_stock and not args.stock_from:
-        stock_stack, stock = prepare_stock(work)
+        stock_stack, stock, durable_stock_stack, durable_stock = prepare_stock(work, with_actions=not args.no_durable)
     run_memory(args, ours_stack, ours, stock_stack, stock)
     durable = None
     if not args.no_durable:
-        durable = run_durable(args, work, ours_stack.model, stock_stack)
+        durable = run_durable(args, work, ours_stack.model, durable_stock_stack, durable_stock)
     if args.stock_from:
         log(f"reusing the stock figures of {args.stock_from}")
         earlier = json.loads(args.stock_from.read_text())
@@ -638,6 +660,8 @@ def run_all(args: argparse.Namespace, work: Path) -> Tuple[dict, Optional[dict],
         if durable is not None and (earlier.get("durable") or {}).get("stock"):
             durable["stock"] = earlier["durable"]["stock"]
             durable["stock"]["reused_from"] = str(args.stock_from)
+            if stock_variant(durable["stock"], durable=True) != STOCK_VARIANT_DURABLE:
+                log(f"note: the reused durable stock is {stock_variant(durable['stock'], durable=True)!r}")
     return ours, stock, durable
 
 
@@ -654,6 +678,14 @@ def ranker_cost() -> dict:
     if not lines:
         raise RuntimeError(f"bench.answer_ranking printed no result: {proc.stderr[-2000:]}")
     return json.loads(lines[-1])
+
+
+def stock_variant(stock: Optional[dict], durable: bool) -> Optional[str]:
+    """Which stock assistant a section's figures are of: as recorded, or for results made
+    before the label (reused with --stock-from), the responses-only one they all were."""
+    if not stock:
+        return None
+    return stock.get("variant") or (STOCK_VARIANT_DURABLE_RESPONSES if durable else STOCK_VARIANT_MEMORY)
 
 
 def durable_summary(durable: dict) -> dict:
@@ -679,6 +711,7 @@ def durable_summary(durable: dict) -> dict:
     p95 = ours["levels"].get(str(DURABLE_P95_USERS), {}).get("p95_ms")
     turns = durable.get("turns") or {}
     return {
+        "stock_variant": stock_variant(stock, durable=True),
         "ratio_vs_stock": min(ratios) if ratios and len(ratios) == len(DURABLE_LEVELS) else None,
         "ratio_vs_stock_by_users": by_users,
         "p95_ms": p95,
@@ -771,6 +804,7 @@ def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None,
         # Information only (the share-of-ceiling gate is retired): with --nlu-ceiling.
         "nlu_ceiling_per_s": ceiling,
         "share_of_nlu_ceiling": round(tput / ceiling, 2) if ceiling else None,
+        "stock_variant": stock_variant(stock, durable=False),
         "stock_throughput_per_s": stock_tput,
         "ratio_vs_stock": ratio,
         "server_cpu_ms_per_message": {"ours": cpu_ours, "stock": cpu_stock},

@@ -363,6 +363,115 @@ def test_stock_durable_endpoints_name_rasas_own_sql_and_redis_stores() -> None:
                                        "port": 5433, "db": "bench_stock_1", "username": "postgres"}
     assert config["lock_store"] == {"type": "redis", "url": "127.0.0.1", "port": 6380, "db": 2}
     assert database_name("postgresql+psycopg2://postgres@127.0.0.1:5433/bench_ours_ab12") == "bench_ours_ab12"
+    assert "action_endpoint" not in config
+    config = yaml.safe_load(stock_endpoints_yaml(5433, "bench_stock_1", 6380, "http://127.0.0.1:5066/webhook"))
+    assert config["action_endpoint"] == {"url": "http://127.0.0.1:5066/webhook"}
+    assert config["lock_store"]["type"] == "redis" and config["tracker_store"]["type"] == "sql"
+
+
+def _rasa_init_template() -> "Path":
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("rasa")  # without importing Rasa
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "cli" / "initial_project"
+
+
+def test_stock_with_actions_replies_with_custom_actions_that_send_the_stock_texts(tmp_path) -> None:
+    """The durable baseline: `rasa init`'s project, every reply step a custom action that
+    dispatches what the response it replaces says."""
+    import importlib.util
+
+    import yaml
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from bench.servers import stock_action_name, stock_with_actions
+
+    template = _rasa_init_template()
+    names = stock_with_actions(template, tmp_path / "p")
+    project = tmp_path / "p"
+    stock_domain = yaml.safe_load((template / "domain.yml").read_text())
+    domain = yaml.safe_load((project / "domain.yml").read_text())
+    assert "action_greet_back" in names and domain["actions"] == names
+    assert domain["responses"] == stock_domain["responses"] and domain["intents"] == stock_domain["intents"]
+    steps_before: list = []
+    steps_after: list = []
+    for name in ("rules.yml", "stories.yml"):
+        before = yaml.safe_load((template / "data" / name).read_text())
+        after = yaml.safe_load((project / "data" / name).read_text())
+        for b, a in zip(before.get("rules") or before["stories"], after.get("rules") or after["stories"]):
+            steps_before += b["steps"]
+            steps_after += a["steps"]
+    assert len(steps_before) == len(steps_after) and any("action" in s for s in steps_before)
+    for b, a in zip(steps_before, steps_after):  # the same steps, each reply its custom action
+        if "action" in b:
+            assert b["action"].startswith("utter_") and a == {"action": stock_action_name(b["action"])}
+        else:
+            assert a == b
+    assert (project / "data" / "nlu.yml").read_text() == (template / "data" / "nlu.yml").read_text()
+    spec = importlib.util.spec_from_file_location("bench_stock_actions", project / "actions" / "actions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from rasa_sdk import Action
+
+    classes = [c for c in vars(module).values()
+               if isinstance(c, type) and issubclass(c, Action) and c.__module__ == "bench_stock_actions"]
+    actions = {a.name(): a for a in (c() for c in classes)}
+    assert sorted(actions) == sorted(names)
+    tracker = Tracker("s", {}, {}, [], False, None, {}, "")
+    for response, variations in stock_domain["responses"].items():
+        dispatcher = CollectingDispatcher()
+        assert actions[stock_action_name(response)].run(dispatcher, tracker, {}) == []
+        assert len(dispatcher.messages) == 1
+        sent = dispatcher.messages[0]
+        assert sent["text"] == variations[0]["text"] and sent["image"] == variations[0].get("image")
+
+
+def test_stock_action_names() -> None:
+    import pytest
+
+    from bench.servers import stock_action_name
+
+    assert stock_action_name("utter_greet") == "action_greet_back"
+    assert stock_action_name("utter_iamabot") == "action_iamabot"
+    with pytest.raises(ValueError):
+        stock_action_name("action_listen")
+
+
+def test_summary_labels_which_stock_each_section_compares_with() -> None:
+    from bench.run import summarise
+    from bench.servers import STOCK_VARIANT_DURABLE, STOCK_VARIANT_DURABLE_RESPONSES, STOCK_VARIANT_MEMORY
+
+    ours, stock = _memory()
+    stock["variant"] = STOCK_VARIANT_MEMORY
+    durable = _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0)
+    durable["stock"]["variant"] = STOCK_VARIANT_DURABLE
+    report = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0}, durable)
+    assert report["stock_variant"] == STOCK_VARIANT_MEMORY
+    assert report["durable"]["stock_variant"] == STOCK_VARIANT_DURABLE
+    assert "custom actions" in STOCK_VARIANT_DURABLE and "responses only" in STOCK_VARIANT_MEMORY
+    # Results made before the label (--stock-from) were responses-only in both sections.
+    del stock["variant"], durable["stock"]["variant"]
+    report = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0}, durable)
+    assert report["stock_variant"] == STOCK_VARIANT_MEMORY
+    assert report["durable"]["stock_variant"] == STOCK_VARIANT_DURABLE_RESPONSES
+    del durable["stock"]
+    report = summarise(ours, None, {"entry_ranker_cpu_ms_per_message": 1.0}, durable)
+    assert report["stock_variant"] is None and report["durable"]["stock_variant"] is None
+
+
+def test_durable_cpu_per_message_counts_stocks_action_server_beside_its_rasa() -> None:
+    from bench.run import summarise
+
+    ours, stock = _memory()
+    durable = _durable(130.0, 135.0, 20.0, 25.0, p95_32=140.0)
+    for level in durable["stock"]["levels"].values():
+        level["cpu_ms_per_request"] = {"stock action server": 4.0, "stock Rasa server": 30.0, "postgres": 1.5}
+    cpu = summarise(ours, stock, {"entry_ranker_cpu_ms_per_message": 1.0}, durable)["durable"]["server_cpu_ms_per_message"]
+    assert cpu["32"]["stock"] == 35.5 and cpu["32"]["stock_by_process"]["stock action server"] == 4.0
 
 
 def test_load_soak_mode_holds_short_new_conversations_and_records_acks() -> None:

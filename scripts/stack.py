@@ -88,6 +88,9 @@ class Part:
     proc: Optional[subprocess.Popen] = None
     # Where this run's lines begin in the log: logs are appended to, never wiped.
     log_start: int = 0
+    # A part that must run elsewhere (the benchmark's stock action server, in its project).
+    cwd: Optional[Path] = None
+    env: Dict[str, str] = field(default_factory=dict)
 
     def mark_log(self) -> None:
         """Remember the log's end, so tail() and problems() read only this run."""
@@ -236,8 +239,8 @@ class Stack:
             for part in self.parts:
                 log = open(part.log, "a")
                 # A new session per child so Ctrl-C handling and stop() reach every process.
-                part.proc = subprocess.Popen(part.cmd, cwd=ROOT, env=env, stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True)
+                part.proc = subprocess.Popen(part.cmd, cwd=part.cwd or ROOT, env={**env, **part.env},
+                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             for part in self.parts:
                 self._wait_healthy(part, timeout)
         except BaseException:

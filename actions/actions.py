@@ -276,8 +276,10 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
                 repeat or (not populations and not confident_elsewhere(ranking, tracker.get_slot("drug") or []))):
             drugs = list(tracker.get_slot("drug") or [])[-MAX_DRUGS:]
         form = form or tracker.get_slot("form")
-    if repeat:
-        ranking = previous_ranking(tracker) or ranking
+    if repeat and not (populations and ranking and ranking[0][1] >= CONFIDENT_ELSEWHERE):
+        # (A person named with an entry of their own clearly ranked is asked about as such:
+        # "and for older people?" after who should not take it.)
+        ranking = blend(previous_ranking(tracker), ranking)
     chosen = next(iter(entity_values(tracker, ENTRY_ENTITY)), None)
     return Question(
         intent=intent, text=text, topic=topic if is_topic(topic) else None, drugs=drugs[:MAX_DRUGS],
@@ -302,6 +304,19 @@ def previous_ranking(tracker: Tracker) -> Ranking:
     if str(previous.get("text") or "").startswith("/"):
         return []  # a button press: no words of its own
     return _ranking((previous.get("parse_data") or {}).get("entry_ranking"))
+
+
+def blend(previous: Ranking, current: Ranking) -> Ranking:
+    """The previous question's ranking and this message's, half each: "and for her?" keeps
+    the last question; "what about older adults?" after the children's dose also finds
+    the older adults' entry, which the previous ranking may not hold."""
+    if not previous:
+        return current
+    scores: Dict[str, float] = {}
+    for ranking in (previous, current):
+        for entry_id, score in ranking:
+            scores[entry_id] = scores.get(entry_id, 0.0) + score / 2
+    return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
 def confident_elsewhere(ranking: Ranking, drugs: Sequence[str]) -> bool:

@@ -191,23 +191,21 @@ class Question:
     chosen: Optional[str] = None  # an entry picked from a clarifying question's buttons
     groups: Tuple[str, ...] = ()  # forms this message names
     other_words: Tuple[str, ...] = ()  # words beside entities, baclofen's names and fillers
-    repeat: bool = False  # a follow-up naming only a person: ranked as the previous question
 
     @property
     def bare_follow_up(self) -> Optional[str]:
         """The form a short follow-up asks about ("and the liquid?"): the previous question
         again, for that form. (A person named this way goes through the ranking: the label's
         entry for them may be in another topic.)"""
-        if self.intent != "follow_up" or not self.groups or not self.previous_topic:
+        if not self.groups or not short_follow_up(self.intent, self.previous_topic, self.text):
             return None
-        return self.groups[0] if len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS else None
+        return self.groups[0]
 
     @property
     def same_question(self) -> bool:
         """A short follow-up naming only a form or brand ("and ozobax?", "and the liquid?"):
         the last question again for it, so it stays on the previous topic."""
-        return (self.intent == "follow_up" and self.previous_topic is not None and not self.other_words
-                and len(re.findall(r"[a-z0-9']+", self.text.lower())) <= BARE_WORDS)
+        return not self.other_words and short_follow_up(self.intent, self.previous_topic, self.text)
 
     @property
     def follow_up(self) -> bool:
@@ -267,8 +265,8 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
     ranking = _ranking(tracker.latest_message.get("entry_ranking"))
     # "and for her?", "what about for my son?": nothing asked but the person; the last
     # question again, for them.
-    repeat = (intent == "follow_up" and is_topic(previous) and not other_words(text, entities, PERSON_ENTITIES)
-              and len(re.findall(r"[a-z0-9']+", text.lower())) <= BARE_WORDS)
+    repeat = (short_follow_up(intent, previous if is_topic(previous) else None, text)
+              and not other_words(text, entities, PERSON_ENTITIES))
     if intent == "follow_up":
         # The medicine just discussed, unless this message clearly asks about something
         # else ("what about grapefruit?" after alcohol).
@@ -291,8 +289,13 @@ def read_question(tracker: Tracker, intent: Optional[str] = None) -> Question:
         aspects=tuple(entity_values(tracker, "aspect")),
         groups=tuple(forms),
         other_words=words,
-        repeat=repeat,
     )
+
+
+def short_follow_up(intent: str, previous_topic: Optional[str], text: str) -> bool:
+    """A follow-up of at most BARE_WORDS words after an answer on some topic."""
+    return (intent == "follow_up" and previous_topic is not None
+            and len(re.findall(r"[a-z0-9']+", text.lower())) <= BARE_WORDS)
 
 
 def previous_ranking(tracker: Tracker) -> Ranking:

@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _LOADED = "_baclofen_loaded"  # events in the tracker when it was loaded or last saved
 _PREFIX = "_baclofen_prefix"  # leading SlotSet events that restore the window's start slots
 _VERSION = "_baclofen_version"  # events stored for the conversation when it was loaded
+_SLOTS = "_baclofen_slots"  # the slot values at the window's start
 
 metadata = sa.MetaData()
 
@@ -287,7 +288,6 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         return await self._call(self._keys)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
         events = list(tracker.events)
         loaded: int = getattr(tracker, _LOADED, 0)
         prefix: int = getattr(tracker, _PREFIX, 0)
@@ -295,7 +295,11 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         new_events = [e.as_dict() for e in events[loaded:]]
         if version is not None and not new_events:
             return  # nothing happened since the last save
-        start_slots, window = self._window(tracker.sender_id, events, prefix, getattr(tracker, "_baclofen_slots", {}))
+        if self.event_broker is not None:
+            # What is new is known here; Rasa's stream_events would read and rebuild the
+            # stored conversation again, only to diff it.
+            await self._stream_new_events(self.event_broker, events[loaded:], tracker.sender_id)
+        start_slots, window = self._window(tracker.sender_id, events, prefix, getattr(tracker, _SLOTS, {}))
         state = {"start_slots": start_slots, "events": [e.as_dict() for e in window]}
         sender = tracker.sender_id
         written = await self._call(lambda: self._write(sender, version, state, new_events))
@@ -339,7 +343,7 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         setattr(tracker, _LOADED, len(tracker.events))
         setattr(tracker, _PREFIX, len(prefix))
         setattr(tracker, _VERSION, version)
-        setattr(tracker, "_baclofen_slots", dict(start_slots))
+        setattr(tracker, _SLOTS, dict(start_slots))
         return tracker
 
     def _window(self, sender_id: str, events: List[Event], prefix: int,

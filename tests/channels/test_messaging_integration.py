@@ -170,7 +170,7 @@ def test_twilio_numbered_options_and_typed_number(rasa_server, fake_platforms):
     twilio_post(rasa_server, twilio_form(phone, "2"))
     answer = fake_platforms.wait_for_texts("twilio", phone, count=2)[1:]
     assert_answer_with_disclaimer(answer)
-    sender_tracker = requests.get(f"{rasa_server.url}/conversations/{phone}/tracker", timeout=10).json()
+    sender_tracker = requests.get(f"{rasa_server.url}/conversations/twilio:{phone}/tracker", timeout=10).json()
     assert sender_tracker["latest_message"]["text"] == "/ask_dosage"
 
 

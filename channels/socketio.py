@@ -15,13 +15,15 @@ the socket handler, and these protections:
   it was confirmed for: the `session_id` a client names in `user_uttered` is ignored, and
   a socket that was never confirmed gets a short reply instead of reaching the bot.
   Replies go to the session's room, which only confirmed sockets join.
-- Logs: a closed websocket no longer writes Sanic's "Invalid response type None" traceback.
+- Logs: a closed websocket no longer writes Sanic's "Invalid response type None" traceback,
+  nor Sanic 21.12's asyncio.wait DeprecationWarning (harmless on Python 3.10) each time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from typing import Any, Callable, Dict, Optional
 
 from rasa.core.channels.socketio import SocketIOInput
@@ -32,6 +34,9 @@ from security.origins import allowed_origins, origin_allowed
 from security.sessions import SessionSigner, load_key
 
 logger = logging.getLogger(__name__)
+
+warnings.filterwarnings("ignore", message="The explicit passing of coroutine objects to asyncio.wait",
+                        category=DeprecationWarning, module=r"sanic\.server\.websockets\.impl")
 
 NO_SESSION = "Your chat session has not started yet. Please reload the page and try again."
 

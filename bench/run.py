@@ -354,6 +354,10 @@ def run_memory(args: argparse.Namespace, ours_stack: BenchStack, ours: dict,
             ours_stack.redis.stop()
 
 
+# The store keeps a REST sender as "rest:<sender>" (channels/guard.py).
+REST_NS = "rest:"
+
+
 def stored_user_texts(url: str, prefix: str = "bench-") -> Dict[str, Counter]:
     """Per sender (load-generator senders only), the user messages in our tracker store."""
     import sqlalchemy as sa
@@ -364,9 +368,9 @@ def stored_user_texts(url: str, prefix: str = "bench-") -> Dict[str, Counter]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.text(f"SELECT sender_id, {text} FROM conversation_events "
-                                        "WHERE type_name = 'user' AND sender_id LIKE :p"), {"p": prefix + "%"})
+                                        "WHERE type_name = 'user' AND sender_id LIKE :p"), {"p": REST_NS + prefix + "%"})
             for sender, message in rows:
-                found.setdefault(sender, Counter())[message] += 1
+                found.setdefault(sender[len(REST_NS):], Counter())[message] += 1
     finally:
         engine.dispose()
     return found
@@ -485,7 +489,7 @@ def long_conversation(stack: Stack, turns: int, acks: Acks, tracker_url: str) ->
         if turn in (5, turns):
             with engine.connect() as conn:
                 row = conn.execute(sa.text("SELECT length(state) FROM conversations WHERE sender_id = :s"),
-                                   {"s": sender}).first()
+                                   {"s": REST_NS + sender}).first()
             sizes[str(turn)] = int(row[0]) if row else None
 
     timer = TurnTimer(stack, acks)

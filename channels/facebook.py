@@ -172,7 +172,7 @@ class GuardedFacebookInput(FacebookInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("fb_webhook", __name__)
-        guarded = guard_on_new_message(on_new_message, memory=self.memory)
+        guarded = guard_on_new_message(on_new_message, memory=self.memory, channel=self.name())
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -1,11 +1,20 @@
 """The one guard every channel puts around Rasa's `on_new_message`.
 
 For each incoming message it
+- keeps the conversation in its channel's namespace: the stored sender id is
+  "<channel>:<platform id>" (rest:alice, socketio:<session>, telegram:<chat id>), so one
+  channel's client can never name and continue another channel's conversation; replies
+  still go to the platform id;
 - maps a typed option number ("2") back to the button payload offered (SMS, fallbacks);
+- honours an intent payload ("/intent{...}", what quick replies send) only when the bot
+  offered a button with exactly that payload since the user's last message (read from the
+  conversation store, so it holds across instances), or it is one of STANDING_PAYLOADS;
+  anything else starting with "/" is read as plain text (leading slashes dropped, so
+  Rasa never parses it as an intent with entities);
 - runs safety.input_guard first: empty / too long / no text / not English get the
   guard's friendly reply and never reach NLU; NLU sees the guard's cleaned text (HTML
-  and scripts stripped, whitespace normalised). Button payloads
-  ("/intent{...}", what quick replies send) pass through unchanged (length still capped);
+  and scripts stripped, whitespace normalised). Honoured payloads pass unchanged
+  (length still capped);
 - counts what the turn sends; a turn that sends nothing (action server down or slow,
   any exception) gets APOLOGY instead of silence or Rasa's empty `[]`;
 - bounds the turn by BACLOFEN_TURN_TIMEOUT_SECONDS (Rasa waits up to 5 minutes for the
@@ -18,10 +27,11 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Collection, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+from sanic import Blueprint, Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -41,8 +51,20 @@ TURN_TIMEOUT_ENV = "BACLOFEN_TURN_TIMEOUT_SECONDS"
 DEFAULT_TURN_TIMEOUT = 30.0
 # Rasa control payloads whose normal outcome is silence: no apology for those.
 SILENT_PAYLOADS = {"/restart", "/session_start"}
+# Payloads any conversation may send at any time, exactly as written (no entities): the
+# widget's opening "/greet", Telegram's /start, /help and /restart commands. Harmless:
+# greet, say what the bot can do, start the dialogue over (the stored history stays).
+# Rasa's "/session_start" is not among them: Rasa sends it itself; typed, it is text.
+STANDING_PAYLOADS = frozenset({"/greet", "/capabilities", "/restart"})
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+# The payloads of the buttons the bot last offered to a conversation (by stored sender id).
+OfferLookup = Callable[[str], Awaitable[Collection[str]]]
+
+
+def conversation_id(channel: str, platform_id: str) -> str:
+    """The stored sender id of a channel's user: one place for every channel."""
+    return f"{channel}:{platform_id}"
 
 
 def turn_timeout() -> float:
@@ -59,9 +81,10 @@ def turn_timeout() -> float:
 class GuardedOutput(OutputChannel):
     """Wraps a channel's output to count (and optionally merge) what one turn sends."""
 
-    def __init__(self, inner: OutputChannel, merge_turn: bool = False) -> None:
+    def __init__(self, inner: OutputChannel, merge_turn: bool = False, namespace: str = "") -> None:
         self.inner = inner
         self.merge_turn = merge_turn
+        self.namespace = namespace  # "rest:": stripped so replies reach the platform id
         self.sent = 0
         self._pending: List[Tuple[str, Dict[str, Any]]] = []
 
@@ -74,6 +97,8 @@ class GuardedOutput(OutputChannel):
         return getattr(self.inner, attribute)
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        if self.namespace and recipient_id.startswith(self.namespace):
+            recipient_id = recipient_id[len(self.namespace):]
         if self.merge_turn:
             self._pending.append((recipient_id, dict(message)))
         else:
@@ -102,37 +127,87 @@ class Prepared:
     outcome: str = "ok"
 
 
-def prepare(text: Optional[str], sender_id: str, memory: Optional[ButtonMemory] = None) -> Prepared:
-    """Apply the option-number mapping and the input guard to one message's text."""
+def looks_like_payload(text: Optional[str]) -> bool:
+    return isinstance(text, str) and text.strip().startswith("/")
+
+
+def prepare(text: Optional[str], sender_id: str, memory: Optional[ButtonMemory] = None,
+            offered: Collection[str] = ()) -> Prepared:
+    """Apply the option-number mapping, the payload rule and the input guard to one message."""
     if memory is not None:
         payload = memory.resolve(sender_id, text)
         if payload is not None:
             return Prepared(text=payload, outcome="option")
-    if text is not None and text.startswith("/"):
-        result = input_guard.check(text)
-        if result.outcome == "too_long":
-            return Prepared(reply=result.reply, outcome=result.outcome)
-        return Prepared(text=text, outcome="payload")
-    result = input_guard.check(text)
+    if text is not None and looks_like_payload(text):
+        payload = text.strip()
+        if payload in STANDING_PAYLOADS or payload in offered:
+            result = input_guard.check(payload)
+            if result.outcome == "too_long":
+                return Prepared(reply=result.reply, outcome=result.outcome)
+            return Prepared(text=payload, outcome="payload")
+    result = _as_plain_text(text)
     if not result.ok:
         return Prepared(reply=result.reply, outcome=result.outcome)
     return Prepared(text=result.text)  # markup stripped, whitespace normalised
+
+
+def _as_plain_text(text: Optional[str]) -> input_guard.GuardResult:
+    """The input guard's verdict on text that must never reach Rasa as an intent payload:
+    leading slashes go (also ones that cleaning markup uncovers)."""
+    result = input_guard.check(text)
+    while result.ok and result.text.startswith("/"):
+        result = input_guard.check(result.text.lstrip("/"))
+    return result
+
+
+def offers_in(events: Iterable[Event]) -> FrozenSet[str]:
+    """Payloads of the buttons in the bot messages after the user's last message."""
+    payloads = set()
+    for event in reversed(list(events)):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            for button in (event.data or {}).get("buttons") or []:
+                if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                    payloads.add(button["payload"].strip())
+    return frozenset(payloads)
+
+
+async def offers_in_store(conversation: str) -> FrozenSet[str]:
+    """What the bot last offered `conversation`, from Rasa's tracker store (shared by every
+    instance); nothing when it cannot be read (the payload is then read as text)."""
+    try:
+        agent = Sanic.get_app().ctx.agent
+        tracker = await agent.tracker_store.retrieve(conversation)
+    except Exception as e:  # no app/agent yet, or the store is down
+        logger.warning("could not read the conversation to check a button payload (%s)", type(e).__name__)
+        return frozenset()
+    return offers_in(tracker.events) if tracker is not None else frozenset()
 
 
 def guard_on_new_message(
     on_new_message: OnNewMessage,
     memory: Optional[ButtonMemory] = None,
     merge_turn: bool = False,
+    *,
+    channel: str,
+    offers: OfferLookup = offers_in_store,
 ) -> OnNewMessage:
-    """Wrap Rasa's message handler with the input guard and the no-silence rule."""
+    """Wrap Rasa's message handler with the input guard and the no-silence rule.
+
+    `channel` is the channel's own name (never a client-supplied value): the namespace of
+    its conversations."""
 
     async def guarded(message: UserMessage) -> None:
-        output = GuardedOutput(message.output_channel, merge_turn=merge_turn)
-        message.output_channel = output
         sender = message.sender_id
+        message.sender_id = conversation_id(channel, sender)
+        output = GuardedOutput(message.output_channel, merge_turn=merge_turn,
+                               namespace=conversation_id(channel, ""))
+        message.output_channel = output
         silent_ok = False
         try:
-            prepared = prepare(message.text, sender, memory)
+            offered = await offers(message.sender_id) if looks_like_payload(message.text) else ()
+            prepared = prepare(message.text, sender, memory, offered)
             if prepared.reply is not None:
                 logger.info("input guard: %s (channel %s)", prepared.outcome, message.input_channel)
                 await output.send_response(sender, {"text": prepared.reply})

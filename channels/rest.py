@@ -5,6 +5,9 @@ Same URL and reply format as Rasa's RestInput (a JSON list of bot messages), plu
   → HTTP 400 with {"error": "..."} (Rasa answers 500 or crashes on these);
 - a request without "sender" gets a fresh random id, never Rasa's shared "default"
   conversation (which would mix strangers' histories);
+- a body that is not `Content-Type: application/json` → HTTP 415 with {"error": "..."};
+- the stored conversation is "rest:<sender>" (channels/guard.py), so a REST client can
+  never continue a web-widget or messaging-app conversation by naming its id;
 - `?stream=true` keeps Rasa's behaviour (newline-delimited JSON messages as they are
   produced), with the same guard.
 """
@@ -23,7 +26,9 @@ from sanic.response import HTTPResponse, ResponseStream
 
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 
-MAX_SENDER_CHARS = 256
+# The store keeps sender ids in 255 characters, "rest:" included.
+MAX_SENDER_CHARS = 240
+JSON_ONLY = 'send the message as JSON with the header "Content-Type: application/json"'
 
 
 class GuardedRestInput(RestInput):
@@ -34,7 +39,7 @@ class GuardedRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        guarded = guard_on_new_message(on_new_message)
+        guarded = guard_on_new_message(on_new_message, channel=self.name())
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -43,6 +48,8 @@ class GuardedRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> Union[HTTPResponse, ResponseStream]:
+            if not is_json(request):
+                return response.json({"error": JSON_ONLY}, status=415)
             parsed, error = parse_request(request)
             if error is not None or parsed is None:
                 return response.json({"error": error}, status=400)
@@ -60,6 +67,13 @@ class GuardedRestInput(RestInput):
 
 
 Parsed = Tuple[str, str, str, Optional[Dict[str, Any]]]
+
+
+def is_json(request: Request) -> bool:
+    """True for `application/json` (any parameters, e.g. charset): browsers send other
+    types cross-site without a CORS preflight, so only JSON is read."""
+    media_type = (request.headers.get("content-type") or "").split(";", 1)[0]
+    return media_type.strip().lower() == "application/json"
 
 
 def parse_request(request: Request) -> Tuple[Optional[Parsed], Optional[str]]:

@@ -105,4 +105,5 @@ class GuardedSlackInput(SlackInput):
                                self.memory, self.api_base_url)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return install_error_handler(super().blueprint(guard_on_new_message(on_new_message, memory=self.memory)))
+        guarded = guard_on_new_message(on_new_message, memory=self.memory, channel=self.name())
+        return install_error_handler(super().blueprint(guarded))

@@ -127,7 +127,7 @@ class GuardedTelegramInput(TelegramInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("telegram_webhook", __name__)
-        guarded = guard_on_new_message(on_new_message, memory=self.memory)
+        guarded = guard_on_new_message(on_new_message, memory=self.memory, channel=self.name())
         out_channel = self.get_output_channel()
 
         @webhook.listener("after_server_start")

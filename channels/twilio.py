@@ -146,7 +146,7 @@ class GuardedTwilioInput(TwilioInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("twilio_webhook", __name__)
-        guarded = guard_on_new_message(on_new_message, memory=self.memory, merge_turn=True)
+        guarded = guard_on_new_message(on_new_message, memory=self.memory, merge_turn=True, channel=self.name())
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -5,6 +5,10 @@ server + Rasa with our socket.io channel, on free ports); a small static
 server here serves web/ and puts the test Rasa URL into index.html's
 data-server attribute. Debian's chromium is driven by Playwright for Python.
 
+The stack allows exactly the origins these pages are served from (BACLOFEN_ALLOWED_ORIGINS;
+socket.io refuses any other Origin): the static server here, the stack's own web part and
+one more page server (PAGE_SERVER_PORT), each as localhost and 127.0.0.1.
+
 Environment: BACLOFEN_CHROMIUM (browser binary, default /usr/bin/chromium).
 """
 
@@ -14,6 +18,7 @@ import http.server
 import os
 import re
 import subprocess
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -22,7 +27,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from stack import Stack  # scripts/stack.py, put on sys.path by tests/conftest.py
+from stack import Stack, free_port  # scripts/stack.py, put on sys.path by tests/conftest.py
+
+from tests.conftest import start_stack
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -38,6 +45,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCRIPT_TAG = '<script src="widget.js"'
+# Ports of the pages the tests open, chosen up front so the stack can allow their origins.
+STATIC_PORT, STACK_WEB_PORT, PAGE_SERVER_PORT = free_port(), free_port(), free_port()
+PAGE_ORIGINS = {"BACLOFEN_ALLOWED_ORIGINS": ",".join(
+    f"http://{host}:{port}" for port in (STATIC_PORT, STACK_WEB_PORT, PAGE_SERVER_PORT)
+    for host in ("localhost", "127.0.0.1"))}
 
 
 def host_page(rasa_url: str) -> bytes:
@@ -77,8 +89,8 @@ def static_handler(default_rasa_url: str) -> type[http.server.SimpleHTTPRequestH
 class WebServer:
     """web/ on a free port, in a thread of the test process."""
 
-    def __init__(self, default_rasa_url: str) -> None:
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), static_handler(default_rasa_url))
+    def __init__(self, default_rasa_url: str, port: int = STATIC_PORT) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), static_handler(default_rasa_url))
         self.port = self.httpd.server_address[1]
         self.default_rasa_url = default_rasa_url
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -105,6 +117,24 @@ def restart_rasa(stack: Stack, timeout: float = 240.0) -> None:
             part.cmd, cwd=REPO, env=stack._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     stack._wait_healthy(part, timeout)
+
+
+def start_page_stack(**kwargs: Any) -> Stack:
+    """A stack (tests/conftest.py's start_stack) that allows the test pages' origins."""
+    return start_stack(extra_env=dict(PAGE_ORIGINS), **kwargs)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """tests/conftest.py's stack, its web part on STACK_WEB_PORT, allowing the pages' origins."""
+    s = Stack(rasa_port=free_port(), actions_port=free_port(), web_port=STACK_WEB_PORT,
+              tracker_url=f"sqlite:///{tempfile.mkdtemp(prefix='baclofen-browser-')}/conversations.sqlite",
+              extra_env=dict(PAGE_ORIGINS))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="session")

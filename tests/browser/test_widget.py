@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
-from stack import Stack, free_port, http_get
+from stack import Stack, http_get
 
-from tests.conftest import start_stack
-
-from .conftest import REPO, RESULTS, WebServer, rasa_url, restart_rasa
+from .conftest import PAGE_SERVER_PORT, REPO, RESULTS, WebServer, rasa_url, restart_rasa, start_page_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -189,7 +187,10 @@ def test_conversation_survives_reload(page: Page, web: WebServer) -> None:
     page.wait_for_timeout(1_000)  # all parts of the answer
     texts_before = page.locator(".bw-bubble").all_inner_texts()
     session_id = stored_state(page, web.default_rasa_url)["sessionId"]
-    assert ("session_request", {"session_id": session_id}) in sent
+    # A first visit asks for a session; the id kept is the one the server issued (signed).
+    assert sent[0] == ("session_request", {"session_id": None})
+    assert len(session_id) == 57 and session_id[32] == "-", session_id
+    assert ("user_uttered", {"message": "what are the side effects of baclofen?", "session_id": session_id}) in sent
     sent.clear()
 
     page.reload()
@@ -312,8 +313,10 @@ def test_an_emergency_reply_keeps_its_first_bubble_in_view(browser: Browser, web
         page = context.new_page()
         open_widget(page, web.page_url())
         for question in ("what are the side effects of baclofen?", "how should I store it?"):
+            disclaimers = page.locator(".bw-kind--info").count()
             ask(page, question)  # fill the log so that it scrolls
-            expect(page.locator(".bw-kind--info").last).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+            # This answer's own disclaimer (not the previous one's): the whole reply is in.
+            expect(page.locator(".bw-kind--info")).to_have_count(disclaimers + 1, timeout=REPLY_TIMEOUT_MS)
         before = ask(page, "my husband took 20 baclofen tablets and won't wake up, how much is too much?")
         expect(bot_messages(page).nth(before)).to_contain_text("911")
         _first_reply_bubble_in_view(page, before)
@@ -358,6 +361,17 @@ def test_markup_in_messages_is_text(page: Page, web: WebServer) -> None:
     assert page.evaluate("() => window.__xss") is None
 
 
+def test_a_tampered_session_id_is_replaced_by_one_the_server_issues(page: Page, web: WebServer) -> None:
+    forged = "0123456789abcdef0123456789abcdef-AAAAAAAAAAAAAAAAAAAAAAAA"
+    page.goto(web.page_url())
+    page.evaluate("([key, id]) => sessionStorage.setItem(key, JSON.stringify({sessionId: id, messages: []}))",
+                  [storage_key(web.default_rasa_url), forged])
+    open_widget(page, web.page_url())
+    ask(page, "hello")
+    session_id = stored_state(page, web.default_rasa_url)["sessionId"]
+    assert session_id != forged and len(session_id) == 57, session_id
+
+
 def test_new_conversation_starts_fresh(page: Page, web: WebServer) -> None:
     open_widget(page, web.page_url())
     ask(page, "what are the side effects of baclofen?")
@@ -398,7 +412,7 @@ def test_mobile_layout_is_full_screen(browser: Browser, web: WebServer) -> None:
 
 def test_server_gone_then_back(page: Page, web: WebServer) -> None:
     # Its own stack: stopping the shared one would break the other tests.
-    own = start_stack(with_web=False)
+    own = start_page_stack(with_web=False)
     try:
         open_widget(page, web.page_url(rasa_url(own)))
         status = page.locator(".bw-status")
@@ -446,7 +460,7 @@ def socket_io_ports(page: Page) -> list[int | None]:
 @contextmanager
 def page_server(*args: str) -> Iterator[str]:
     """scripts/web_page.py (the web part of `make run`) on a free port; yields the page URL."""
-    port = free_port()
+    port = PAGE_SERVER_PORT  # an origin the test stack allows
     proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "web_page.py"), "--port", str(port), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}/"

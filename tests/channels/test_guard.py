@@ -41,6 +41,7 @@ class Recorder:
 
 def run(handler: Recorder, text: Optional[str], **guard_kwargs: Any) -> List[Dict[str, Any]]:
     collector = CollectingOutputChannel()
+    guard_kwargs.setdefault("channel", "rest")
     guarded = guard_on_new_message(handler, **guard_kwargs)
     asyncio.run(guarded(UserMessage(text, collector, "user-1", input_channel="rest")))
     return collector.messages
@@ -101,9 +102,13 @@ def test_markup_only_message_is_not_sent_to_nlu():
 
 @pytest.mark.parametrize("payload", ["/ask_dosage", '/ask_interactions{"drug": ["oxycodone"]}',
                                      '/ask_dosage{"form": "<intrathecal>"}'])
-def test_button_payloads_pass_unchanged(payload):
+def test_offered_button_payloads_pass_unchanged(payload):
+    async def offered(conversation: str) -> frozenset:
+        assert conversation == "rest:user-1"
+        return frozenset({payload})
+
     handler = Recorder()
-    run(handler, payload)
+    run(handler, payload, offers=offered)
     assert handler.seen == [payload]
 
 
@@ -150,7 +155,7 @@ class RawOutput(OutputChannel):
 
 def test_merged_turn_is_sent_once_at_the_end():
     output = RawOutput()
-    guarded = guard_on_new_message(Recorder("two"), merge_turn=True)
+    guarded = guard_on_new_message(Recorder("two"), merge_turn=True, channel="twilio")
     asyncio.run(guarded(UserMessage("side effects?", output, "user-1")))
     assert texts(output.sent) == ["Fact.\nSource: A\n\nℹ️ Please contact your clinician."]
 
@@ -161,7 +166,7 @@ class BrokenOutput(OutputChannel):
 
 
 def test_unreachable_platform_does_not_raise():
-    guarded = guard_on_new_message(Recorder())
+    guarded = guard_on_new_message(Recorder(), channel="rest")
     asyncio.run(guarded(UserMessage("hello", BrokenOutput(), "user-1")))  # no exception
 
 
@@ -169,3 +174,36 @@ def test_prepare_reports_outcomes(input_guard):
     assert prepare("hi", "s").text == "hi"
     assert prepare("", "s").outcome == input_guard.check("").outcome
     assert prepare("/greet", "s").outcome == "payload"
+
+
+def test_the_conversation_is_namespaced_by_channel_and_replies_reach_the_platform_id():
+    seen: List[str] = []
+
+    async def handler(message: UserMessage) -> None:
+        seen.append(message.sender_id)
+        await message.output_channel.send_response(message.sender_id, {"text": "hi"})
+
+    collector = CollectingOutputChannel()
+    guarded = guard_on_new_message(handler, channel="rest")
+    asyncio.run(guarded(UserMessage("hello", collector, "user-1", input_channel="socketio")))
+    assert seen == ["rest:user-1"]  # the channel's own name, never the client's input_channel
+    assert [m["recipient_id"] for m in collector.messages] == ["user-1"]
+
+
+def test_a_payload_is_honoured_only_when_offered(input_guard):
+    payload = '/ask_interactions{"drug": "xanax"}'
+    assert prepare(payload, "s", offered={payload}).text == payload
+    assert prepare(payload, "s").text == 'ask_interactions{"drug": "xanax"}'
+    assert prepare("  <b></b>/" + payload, "s").text.startswith("ask_interactions")
+    assert prepare("/session_start", "s").text == "session_start"
+    assert prepare("/", "s").reply is not None  # nothing left to read: the guard's reply
+    assert prepare("/restart", "s").text == "/restart"
+
+
+def test_typed_payloads_reach_the_handler_as_text():
+    async def nothing_offered(conversation: str) -> frozenset:
+        return frozenset()
+
+    handler = Recorder()
+    run(handler, "/ask_dosage", offers=nothing_offered)
+    assert handler.seen == ["ask_dosage"]

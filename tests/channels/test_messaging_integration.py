@@ -170,7 +170,7 @@ def test_twilio_numbered_options_and_typed_number(rasa_server, fake_platforms):
     twilio_post(rasa_server, twilio_form(phone, "2"))
     answer = fake_platforms.wait_for_texts("twilio", phone, count=2)[1:]
     assert_answer_with_disclaimer(answer)
-    sender_tracker = requests.get(f"{rasa_server.url}/conversations/{phone}/tracker", timeout=10).json()
+    sender_tracker = requests.get(f"{rasa_server.url}/conversations/twilio:{phone}/tracker", timeout=10).json()
     assert sender_tracker["latest_message"]["text"] == "/ask_dosage"
 
 
@@ -235,6 +235,10 @@ def test_slack_signed_event_answered_with_disclaimer(rasa_server, fake_platforms
 
 def test_slack_button_click_payload_passes_unchanged(rasa_server, fake_platforms):
     channel = "D" + uuid.uuid4().hex[:8].upper()
+    # The greeting offers the buttons: only an offered payload is obeyed (channels/guard.py).
+    hello = slack_event("U777", channel, "hello")
+    requests.post(f"{rasa_server.url}/webhooks/slack/webhook", data=hello, headers=slack_headers(hello), timeout=30)
+    fake_platforms.wait_for_texts("slack", channel)
     payload = {"type": "block_actions", "user": {"id": "U777"}, "channel": {"id": channel},
                "message": {"ts": f"{time.time():.6f}"},
                "actions": [{"type": "button", "action_id": "a1", "value": "/ask_dosage",
@@ -243,7 +247,7 @@ def test_slack_button_click_payload_passes_unchanged(rasa_server, fake_platforms
     headers = slack_headers(body, content_type="application/x-www-form-urlencoded")
     assert requests.post(f"{rasa_server.url}/webhooks/slack/webhook", data=body, headers=headers,
                          timeout=30).status_code == 200
-    assert_answer_with_disclaimer(fake_platforms.wait_for_texts("slack", channel, count=2))
+    assert_answer_with_disclaimer(fake_platforms.wait_for_texts("slack", channel, count=3)[1:])
 
 
 @pytest.mark.parametrize("variant", ["wrong secret", "stale timestamp", "unsigned"])
@@ -297,10 +301,13 @@ def test_messenger_sha256_signed_message_answered(rasa_server, fake_platforms):
 
 def test_messenger_quick_reply_with_legacy_sha1_signature(rasa_server, fake_platforms):
     psid = str(random.randint(10**15, 10**16))
+    hello = messenger_event(psid, {"text": "hello"})  # the greeting offers the quick replies
+    messenger_post(rasa_server, hello, {"X-Hub-Signature-256": "sha256=" + meta_sig(hello)})
+    fake_platforms.wait_for_texts("facebook", psid)
     body = messenger_event(psid, {"text": "Usual dose", "quick_reply": {"payload": "/ask_dosage"}})
     r = messenger_post(rasa_server, body, {"X-Hub-Signature": "sha1=" + meta_sig(body, hashlib.sha1)})
     assert r.status_code == 200
-    assert_answer_with_disclaimer(fake_platforms.wait_for_texts("facebook", psid, count=2))
+    assert_answer_with_disclaimer(fake_platforms.wait_for_texts("facebook", psid, count=3)[1:])
 
 
 @pytest.mark.parametrize("headers", [

@@ -42,11 +42,13 @@ def test_question_gets_cited_answer_ending_with_disclaimer(rasa_server):
     assert_answer_with_disclaimer(texts(r.json()))
 
 
-def test_button_payload_passes_unchanged(rasa_server):
+def test_offered_button_payload_passes_unchanged(rasa_server):
     sender = uuid.uuid4().hex
+    greeting = ask(rasa_server, "hello", sender).json()
+    assert "/ask_dosage" in [b["payload"] for m in greeting for b in m.get("buttons", [])]
     r = ask(rasa_server, "/ask_dosage", sender)
     assert_answer_with_disclaimer(texts(r.json()))
-    tracker = requests.get(f"{rasa_server.url}/conversations/{sender}/tracker", timeout=10).json()
+    tracker = requests.get(f"{rasa_server.url}/conversations/rest:{sender}/tracker", timeout=10).json()
     assert tracker["latest_message"]["intent"]["name"] == "ask_dosage"
     assert tracker["latest_message"]["text"] == "/ask_dosage"
 
@@ -55,7 +57,7 @@ def test_markup_is_stripped_before_nlu(rasa_server):
     sender = uuid.uuid4().hex
     r = ask(rasa_server, "<b>hello</b><script>alert('x')</script>", sender)
     assert r.status_code == 200 and r.json()
-    tracker = requests.get(f"{rasa_server.url}/conversations/{sender}/tracker", timeout=10).json()
+    tracker = requests.get(f"{rasa_server.url}/conversations/rest:{sender}/tracker", timeout=10).json()
     seen = tracker["latest_message"]["text"]
     assert "<" not in seen and "alert" not in seen and "hello" in seen
     assert tracker["latest_message"]["intent"]["name"] == "greet"
@@ -87,7 +89,7 @@ def test_empty_message_gets_friendly_reply(rasa_server, input_guard):
 
 def test_missing_sender_is_not_the_shared_default_conversation(rasa_server):
     requests.post(f"{rasa_server.url}/webhooks/rest/webhook", json={"message": "hello"}, timeout=30)
-    tracker = requests.get(f"{rasa_server.url}/conversations/default/tracker", timeout=10).json()
+    tracker = requests.get(f"{rasa_server.url}/conversations/rest:default/tracker", timeout=10).json()
     assert not [e for e in tracker.get("events", []) if e.get("event") == "user"]
 
 

@@ -73,7 +73,8 @@ class Cluster:
         out: Dict[str, List[str]] = {}
         self._interleaved = []
         last: Dict[str, str] = {}
-        for sender, kind, data in rows:
+        for stored_sender, kind, data in rows:
+            sender = stored_sender.removeprefix("rest:")  # the store namespaces REST senders
             event = json.loads(data)
             if kind == "user":
                 if last.get(sender) == "user":

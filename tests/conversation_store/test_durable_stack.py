@@ -63,8 +63,9 @@ def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
     try:
         reply(stack.rest_url, "quiet", "how should I store baclofen tablets?")
         reply(stack.rest_url, "recent", "how should I store baclofen tablets?")
-        _age_conversation(tracker_url, "quiet", 61 * 60)  # bot/domain.yml: session_expiration_time 60
-        _age_conversation(tracker_url, "recent", 59 * 60)
+        # REST conversations are stored as "rest:<sender>" (channels/guard.py).
+        _age_conversation(tracker_url, "rest:quiet", 61 * 60)  # bot/domain.yml: session_expiration_time 60
+        _age_conversation(tracker_url, "rest:recent", 59 * 60)
         expired = reply(stack.rest_url, "quiet", "and the liquid?")
         still_on = reply(stack.rest_url, "recent", "and the liquid?")
     finally:

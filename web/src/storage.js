@@ -20,12 +20,8 @@ function pickStore(kind) {
   }
 }
 
-/** A random 32-hex-digit id (works on plain http, unlike crypto.randomUUID). */
-export function newSessionId() {
-  const bytes = new Uint8Array(16);
-  window.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// Session ids are issued (and signed) by the server in session_confirm; "" until then.
+const SESSION_ID = /^([A-Za-z0-9_-]{8,64})?$/;
 
 /** Keep only well-formed quick replies: {title, payload} strings. */
 export function cleanReplies(raw) {
@@ -45,7 +41,7 @@ function cleanMessage(raw) {
 }
 
 function emptyState() {
-  return { sessionId: newSessionId(), messages: [], open: false, started: false };
+  return { sessionId: "", messages: [], open: false, started: false };
 }
 
 export class ConversationStore {
@@ -59,7 +55,7 @@ export class ConversationStore {
     if (!this.store) return emptyState();
     try {
       const raw = JSON.parse(this.store.getItem(this.key) || "null");
-      if (!raw || typeof raw.sessionId !== "string" || !/^[A-Za-z0-9_-]{8,64}$/.test(raw.sessionId)) {
+      if (!raw || typeof raw.sessionId !== "string" || !SESSION_ID.test(raw.sessionId)) {
         return emptyState();
       }
       const messages = Array.isArray(raw.messages) ? raw.messages.map(cleanMessage).filter(Boolean) : [];

@@ -287,7 +287,9 @@ class ChatWidget {
     this.socket = socket;
     socket.on("connect", () => {
       this.failures = 0;
-      socket.emit("session_request", { session_id: this.store.state.sessionId });
+      // No id yet: the server issues one. A stored id continues that conversation if the
+      // server signed it; otherwise the server confirms a fresh one.
+      socket.emit("session_request", { session_id: this.store.state.sessionId || null });
     });
     socket.on("session_confirm", (data) => this.onSessionConfirm(data));
     socket.on("bot_uttered", (data) => this.onBotMessage(data));
@@ -297,7 +299,10 @@ class ChatWidget {
 
   onSessionConfirm(data) {
     const id = typeof data === "string" ? data : data && data.session_id;
-    if (typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id)) this.store.state.sessionId = id;
+    if (typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) && id !== this.store.state.sessionId) {
+      this.store.state.sessionId = id;
+      this.store.save();
+    }
     const wasDown = this.status === "reconnecting" || this.status === "unavailable";
     this.ready = true;
     this.everReady = true;

@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from channels.formatting import ButtonMemory, merge_messages
 from safety import input_guard
+from security import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ def guard_on_new_message(
     on_new_message: OnNewMessage,
     memory: Optional[ButtonMemory] = None,
     merge_turn: bool = False,
+    limit_senders: bool = True,
 ) -> OnNewMessage:
-    """Wrap Rasa's message handler with the input guard and the no-silence rule."""
+    """Wrap Rasa's message handler with the input guard and the no-silence rule.
+    limit_senders: this channel's own per-sender rate limit (REST and socket.io limit earlier, with the address)."""
+    limiter = rate_limit.from_env() if limit_senders else None
+    rate_limit.configured()  # the settings are read at server start, not at the first message
 
     async def guarded(message: UserMessage) -> None:
         output = GuardedOutput(message.output_channel, merge_turn=merge_turn)
@@ -133,6 +138,8 @@ def guard_on_new_message(
         silent_ok = False
         try:
             prepared = prepare(message.text, sender, memory)
+            if limiter and prepared.reply is None and not (await limiter.admit(message.input_channel, sender)).allowed:
+                prepared = Prepared(reply=rate_limit.TOO_QUICKLY, outcome="rate_limited")
             if prepared.reply is not None:
                 logger.info("input guard: %s (channel %s)", prepared.outcome, message.input_channel)
                 await output.send_response(sender, {"text": prepared.reply})

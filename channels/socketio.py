@@ -16,6 +16,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
+from security import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class GuardedSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = super().blueprint(guard_on_new_message(on_new_message))
+        webhook = super().blueprint(guard_on_new_message(on_new_message, limit_senders=False))
         sio = self.sio
         assert sio is not None  # set by SocketIOInput.blueprint
         namespace = self.namespace or "/"
@@ -38,7 +39,12 @@ class GuardedSocketIOInput(SocketIOInput):
 
         async def handle_message(sid: str, data: Any = None) -> None:
             try:
-                await original_message(sid, clean_event(data, self.metadata_key))
+                event = clean_event(data, self.metadata_key)
+                # Limited here, with the connection's address; Rasa's sender id is the session id.
+                sender = str(event.get("session_id") or "") if self.session_persistence else sid
+                if sender and await rate_limit.refuse_socketio(sio, sid, self.namespace, sender, self.bot_message_evt):
+                    return
+                await original_message(sid, event)
             except Exception:
                 logger.exception("socket.io message handler failed")
 

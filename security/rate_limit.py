@@ -17,6 +17,8 @@ Settings (read when the channels are built, i.e. at server start):
   BACLOFEN_RATE_EXEMPT       127.0.0.0/8,::1 client addresses never limited (this host: the
                                              start-up probe, gates, monitoring); "none" = none
   BACLOFEN_REDIS_URL         unset           set: buckets shared by all instances (Lua script)
+  BACLOFEN_RATE_REFUSAL_DELAY_SECONDS  1     a REST 429 is held back this long (at most until
+                                             a token is back), to slow a flooding client down
 A rate or burst of 0 turns that limit off.
 
 Redis outage: fail open to this instance's own in-memory buckets (still limited, per
@@ -27,6 +29,7 @@ would let a flood through exactly when the system is degraded.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
@@ -53,6 +56,9 @@ DEFAULT_EXEMPT = "127.0.0.0/8,::1"
 MAX_MEMORY_BUCKETS = 100_000  # bounded memory under a flood of made-up sender ids
 RETRY_SECONDS = 1.0  # after a Redis failure, use the local buckets this long before trying again
 REDIS_TIMEOUT_SECONDS = 0.25  # a slow Redis must not slow every message
+REFUSAL_DELAY_ENV = "BACLOFEN_RATE_REFUSAL_DELAY_SECONDS"
+DEFAULT_REFUSAL_DELAY = 1.0  # how long a REST 429 is held back (refuse_request)
+MAX_HELD = 2000  # refusals held back at once; more are answered at once (bounded memory)
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 State = Tuple[float, float]  # (tokens, when they were counted)
@@ -278,6 +284,7 @@ def configured() -> RateLimiter:
     if _configured is None:
         _configured = from_env()
         _trusted()
+        _refusal_delay()
     return _configured
 
 
@@ -320,6 +327,14 @@ def request_address(request: Any) -> str:
 
 
 _trusted_cache: Optional[List[Network]] = None
+_delay_cache: Optional[float] = None
+
+
+def _refusal_delay() -> float:
+    global _delay_cache
+    if _delay_cache is None:
+        _delay_cache = min(10.0, _number(os.environ, REFUSAL_DELAY_ENV, DEFAULT_REFUSAL_DELAY))
+    return _delay_cache
 
 
 def _trusted() -> List[Network]:
@@ -331,14 +346,30 @@ def _trusted() -> List[Network]:
 
 # ---- what the channels call ----
 
+_held = 0  # refusals being held back right now
+
+
 async def refuse_request(request: Any, channel: str, sender: str) -> Optional[Any]:
-    """REST: None to go on, or the HTTP 429 for a limited request (never echoes the body)."""
+    """REST: None to go on, or the HTTP 429 for a limited request (never echoes the body).
+
+    The 429 is held back for REFUSAL_DELAY_SECONDS (an idle sleep, no CPU): a client that
+    waits for each answer before sending again, as flood scripts and retrying clients do,
+    is slowed to a trickle instead of keeping the one event loop busy with refusals, which
+    would slow everyone else's turns. At most MAX_HELD are held; beyond that, answer at once."""
+    global _held
     from sanic import response
 
     decision = await configured().admit(channel, sender, request_address(request))
     if decision.allowed:
         return None
     seconds = max(1, math.ceil(decision.retry_after))
+    delay = min(_refusal_delay(), decision.retry_after)
+    if delay > 0 and _held < MAX_HELD:
+        _held += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            _held -= 1
     return response.json({"error": TOO_QUICKLY, "retry_after": seconds}, status=429,
                          headers={"Retry-After": str(seconds)})
 

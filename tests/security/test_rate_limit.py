@@ -223,6 +223,8 @@ class TestOneInstance:
         assert codes.count(200) == 5 and codes.count(429) == 35, codes
         refused = next(r for r in results if r.status_code == 429)
         assert int(refused.headers["Retry-After"]) >= 1
+        # Held back (idly) for a second: a client waiting for each answer is slowed to a trickle.
+        assert all(r.elapsed.total_seconds() >= 0.9 for r in results if r.status_code == 429)
         body = refused.json()
         assert "too quickly" in body["error"] and "911" in body["error"] and "hello" not in refused.text
         # Refused messages were not processed: only the admitted ones reached the conversation.

@@ -101,6 +101,39 @@ def test_settings_come_from_the_environment_with_safe_defaults() -> None:
     assert admit_all(off, [("rest", "u", "203.0.113.1")] * 50) == [True] * 50
 
 
+def test_messaging_channels_are_limited_per_sender_in_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram, Twilio, Slack and Facebook all pass through guard_on_new_message."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from channels.guard import guard_on_new_message
+
+    monkeypatch.setenv("BACLOFEN_RATE_SENDER_BURST", "4")
+    monkeypatch.setenv("BACLOFEN_RATE_SENDER_PER_SECOND", "0.01")
+    reached: List[str] = []
+
+    async def rasa(message: UserMessage) -> None:
+        reached.append(message.text)
+        await message.output_channel.send_response(message.sender_id, {"text": "answer"})
+
+    guarded = guard_on_new_message(rasa)
+
+    async def run() -> List[str]:
+        replies = []
+        for i in range(6):
+            out = CollectingOutputChannel()
+            await guarded(UserMessage(f"hello {i}", out, "chat-42", input_channel="telegram"))
+            replies.append(out.messages[0]["text"])
+        out = CollectingOutputChannel()
+        await guarded(UserMessage("hello", out, "chat-43", input_channel="telegram"))
+        replies.append(out.messages[0]["text"])
+        return replies
+
+    replies = asyncio.run(run())
+    assert replies == ["answer"] * 4 + [rate_limit.TOO_QUICKLY] * 2 + ["answer"]
+    assert reached == ["hello 0", "hello 1", "hello 2", "hello 3", "hello"]  # refused ones never reached Rasa
+    assert "911" in rate_limit.TOO_QUICKLY and "1-800-222-1222" in rate_limit.TOO_QUICKLY
+
+
 # ---- the client address ----
 
 @pytest.mark.parametrize("peer, forwarded, expected", [

@@ -210,13 +210,14 @@ class RateLimiter:
         """Charge the message to its sender's and its address's buckets, or refuse it."""
         if address is not None and in_networks(address, self.exempt):
             return Decision(True)
-        keys, limits, names = [], [], []
-        if sender and self.sender.on:
-            keys.append(f"s:{channel}:{sender}"); limits.append(self.sender); names.append("sender")
-        if address and self.address.on:
-            keys.append(f"a:{address}"); limits.append(self.address); names.append("address")
-        if not keys:
+        wanted = [(f"s:{channel}:{sender}", self.sender, "sender", bool(sender)),
+                  (f"a:{address}", self.address, "address", bool(address))]
+        buckets = [(key, limit, name) for key, limit, name, present in wanted if present and limit.on]
+        if not buckets:
             return Decision(True)
+        keys = [key for key, _, _ in buckets]
+        limits = [limit for _, limit, _ in buckets]
+        names = [name for _, _, name in buckets]
         if isinstance(self.store, RedisBuckets):
             decision = await self.store.take_many(keys, limits, names)
         else:

@@ -38,6 +38,7 @@ from sanic.response import HTTPResponse
 
 from channels.formatting import ButtonMemory, merge_messages
 from safety import input_guard
+from security import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +193,15 @@ def guard_on_new_message(
     *,
     channel: str,
     offers: OfferLookup = offers_in_store,
+    limit_senders: bool = True,
 ) -> OnNewMessage:
     """Wrap Rasa's message handler with the input guard and the no-silence rule.
 
     `channel` is the channel's own name (never a client-supplied value): the namespace of
-    its conversations."""
+    its conversations. `limit_senders`: this channel's own per-sender rate limit (REST and
+    socket.io limit earlier, with the client's address)."""
+    limiter = rate_limit.from_env() if limit_senders else None
+    rate_limit.configured()  # the settings are read at server start, not at the first message
 
     async def guarded(message: UserMessage) -> None:
         sender = message.sender_id
@@ -206,8 +211,11 @@ def guard_on_new_message(
         message.output_channel = output
         silent_ok = False
         try:
-            offered = await offers(message.sender_id) if looks_like_payload(message.text) else ()
-            prepared = prepare(message.text, sender, memory, offered)
+            if limiter and not (await limiter.admit(message.input_channel, sender)).allowed:
+                prepared = Prepared(reply=rate_limit.TOO_QUICKLY, outcome="rate_limited")
+            else:
+                offered = await offers(message.sender_id) if looks_like_payload(message.text) else ()
+                prepared = prepare(message.text, sender, memory, offered)
             if prepared.reply is not None:
                 logger.info("input guard: %s (channel %s)", prepared.outcome, message.input_channel)
                 await output.send_response(sender, {"text": prepared.reply})

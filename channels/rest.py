@@ -25,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
+from security import rate_limit
 
 # The store keeps sender ids in 255 characters, "rest:" included.
 MAX_SENDER_CHARS = 240
@@ -39,7 +40,7 @@ class GuardedRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        guarded = guard_on_new_message(on_new_message, channel=self.name())
+        guarded = guard_on_new_message(on_new_message, channel=self.name(), limit_senders=False)
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -54,6 +55,9 @@ class GuardedRestInput(RestInput):
             if error is not None or parsed is None:
                 return response.json({"error": error}, status=400)
             text, sender, input_channel, metadata = parsed
+            limited = await rate_limit.refuse_request(request, self.name(), sender)
+            if limited is not None:  # HTTP 429: not processed, no conversation lock taken
+                return limited
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(
                     self.stream_response(guarded, text, sender, input_channel, metadata),

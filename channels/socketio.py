@@ -32,6 +32,7 @@ from sanic import Blueprint
 from channels.guard import OnNewMessage, guard_on_new_message, install_error_handler
 from security.origins import allowed_origins, origin_allowed
 from security.sessions import SessionSigner, load_key
+from security import rate_limit
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class GuardedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         signer = SessionSigner(load_key())  # read at start: a bad key stops start-up
-        webhook = super().blueprint(guard_on_new_message(on_new_message, channel=self.name()))
+        webhook = super().blueprint(guard_on_new_message(on_new_message, channel=self.name(), limit_senders=False))
         sio = self.sio
         assert sio is not None  # set by SocketIOInput.blueprint
         origins = allowed_origins()
@@ -85,6 +86,10 @@ class GuardedSocketIOInput(SocketIOInput):
                                        namespace=self.namespace)
                         return
                     event["session_id"] = session_id  # never the id the client named
+                # Limited here, with the connection's address; the sender is the confirmed session.
+                sender = str(event.get("session_id") or "") if self.session_persistence else sid
+                if sender and await rate_limit.refuse_socketio(sio, sid, self.namespace, sender, self.bot_message_evt):
+                    return
                 await original_message(sid, event)
             except Exception:
                 logger.exception("socket.io message handler failed")

@@ -161,6 +161,8 @@ def create_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted conversations are overwritten in the file, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

@@ -62,7 +62,7 @@ POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b", re.IG
 
 # ------------------------------------------------------------------ names
 
-_WORD = r"[A-Za-z][A-Za-z'’-]*"
+_WORD = r"[A-Za-z](?:[A-Za-z'’-]*[A-Za-z])?"  # "O'Neill"; not the quote after "Jones'"
 # After these, what follows is a name whatever it looks like (unless an ordinary word).
 STRONG_CUE = re.compile(r"\b(?:my\s+name\s+is|my\s+names|my\s+name['’]s|name\s+is|name['’]s|"
                         r"(?:i\s+am|i['’]?m)\s+called|call\s+me|they\s+call\s+me)\s+", re.IGNORECASE)

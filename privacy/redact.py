@@ -78,6 +78,7 @@ RELATION = re.compile(r"\b(?:son|daughter|husband|wife|partner|mum|mom|mother|da
                       r"sister|grandson|granddaughter|grandma|grandad|grandpa|nan|child|boy|girl|"
                       r"friend|carer|patient|neighbour|client)\b,?\s+", re.IGNORECASE)
 HERE_CUE = re.compile(rf"^\s*(?:hi,?\s+|hello,?\s+)?({_WORD})\s+here\b", re.IGNORECASE)
+SAINT = re.compile(r"\b(?:st|saint)\.?\s+$", re.IGNORECASE)
 CAPITALISED = re.compile(rf"(?<![\w'’])([A-Z][a-z'’-]+)\b")
 TOKEN = re.compile(_WORD)
 
@@ -111,7 +112,7 @@ def _name_after(text: str, pos: int, *, known_first: bool, max_words: int = 3) -
     if not m or not _is_name_word(m.group()):
         return None
     first = m.group()
-    if known_first and first.lower() not in first_names():
+    if known_first and _bare(first) not in first_names():
         return None
     end = m.end()
     words = 1
@@ -126,6 +127,12 @@ def _name_after(text: str, pos: int, *, known_first: bool, max_words: int = 3) -
         end = nxt.end()
         words += 1
     return Span(m.start(), _strip_possessive(text, m.start(), end), "NAME")
+
+
+def _bare(word: str) -> str:
+    """A word as the name list has it: lower case, without a possessive ("Tom's")."""
+    word = word.lower()
+    return word[:-2] if word.endswith(("'s", "’s")) else word
 
 
 def _ends_phrase(text: str, pos: int) -> bool:
@@ -159,7 +166,7 @@ def _names(text: str) -> Iterable[Span]:
             yield span
     for m in RELATION.finditer(text):
         nxt = TOKEN.match(text, m.end())
-        if nxt and (nxt.group()[0].isupper() or nxt.group().lower() in first_names()):
+        if nxt and (nxt.group()[0].isupper() or _bare(nxt.group()) in first_names()):
             span = _name_after(text, m.end(), known_first=not nxt.group()[0].isupper())
             if span:
                 yield span
@@ -168,10 +175,13 @@ def _names(text: str) -> Iterable[Span]:
         yield Span(m.start(1), m.end(1), "NAME")
     # A known first name, capitalised, not opening a sentence ("Can Grace take it?").
     for m in CAPITALISED.finditer(text):
-        if m.group(1).lower() in first_names() and not _opens_sentence(text, m.start()):
-            span = _name_after(text, m.start(), known_first=True)
-            if span:
-                yield span
+        if _bare(m.group(1)) not in first_names() or _opens_sentence(text, m.start()):
+            continue
+        if SAINT.search(text[:m.start()]):
+            continue  # a hospital or a church: "St Mary's"
+        span = _name_after(text, m.start(), known_first=True)
+        if span:
+            yield span
 
 
 def _opens_sentence(text: str, pos: int) -> bool:

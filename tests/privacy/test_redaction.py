@@ -38,6 +38,8 @@ def test_a_phone_number_becomes_a_placeholder_and_the_dose_survives() -> None:
     assert redact("call me on 07700 900123") == "call me on <PHONE>"
     assert redact("my son, 6, takes 5 mg three times a day") == "my son, 6, takes 5 mg three times a day"
     assert redact("I'm Tom, born 12/04/1987, 50 mcg/day via the pump") == "I'm <NAME>, born <DOB>, 50 mcg/day via the pump"
+    assert redact("I'm Tom's mum") == "I'm <NAME>'s mum"  # the possessive stays, the name goes
+    assert redact("my pump was fitted at St Mary's") == "my pump was fitted at St Mary's"  # a hospital
 
 
 def test_redaction_costs_well_under_a_millisecond_a_message() -> None:

@@ -17,6 +17,12 @@ event loop, so other conversations keep being served meanwhile.
 
 SQLite (the default, a file under BACLOFEN_DATA_DIR) for one machine; PostgreSQL by URL
 for several instances.
+
+Personal data (docs/privacy.md): what the person typed is redacted before it is stored,
+published or kept between turns (privacy/events.py); conversations quiet for longer than
+BACLOFEN_RETENTION_DAYS (default 30) are deleted, at most once every
+BACLOFEN_RETENTION_INTERVAL_SECONDS (default 3600) while the server runs; and a turn in
+which action_forget_conversation ran deletes everything kept for its conversation.
 """
 
 from __future__ import annotations
@@ -42,12 +48,20 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 import nlp.rasa_patches  # noqa: F401  (Rasa's event lookup by name, cached: rebuilding a window uses it)
+from privacy import logs as privacy_logs
+from privacy.events import redact_events
+from privacy.forget import FORGET_ACTION
+
+# Rasa's own logs (DEBUG quotes every message) and ours: redacted in this process.
+privacy_logs.install()
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 60
 DEFAULT_CACHE = 256  # conversations whose tracker is kept between turns, per process
 DEFAULT_RETRY_SECONDS = 20.0
+DEFAULT_RETENTION_DAYS = 30.0
+DEFAULT_RETENTION_INTERVAL = 3600.0  # seconds between automatic deletions of old conversations
 ROOT = Path(__file__).resolve().parent.parent
 
 # Attributes this store keeps on the tracker object it hands to Rasa, read back at save.
@@ -81,6 +95,8 @@ conversation_events = sa.Table(
     # One row per event and position: a turn can never be stored twice.
     sa.UniqueConstraint("sender_id", "seq", name="uq_conversation_events_sender_seq"),
 )
+# Retention deletes events by age; created on existing databases too (_create_tables).
+events_by_time = sa.Index("ix_conversation_events_timestamp", conversation_events.c.timestamp)
 
 
 def default_url() -> str:
@@ -100,6 +116,37 @@ def _env_number(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def retention_days() -> float:
+    """BACLOFEN_RETENTION_DAYS: how long a quiet conversation is kept (default 30, more than 0)."""
+    days = _env_number("BACLOFEN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    if days <= 0:
+        raise ValueError("BACLOFEN_RETENTION_DAYS must be more than 0 (days a conversation is kept)")
+    return days
+
+
+def forget_conversation(engine: Engine, sender_id: str) -> int:
+    """Delete everything kept for one conversation; returns the events deleted."""
+    with engine.begin() as conn:
+        deleted = conn.execute(conversation_events.delete()
+                               .where(conversation_events.c.sender_id == sender_id)).rowcount
+        deleted += conn.execute(conversations.delete().where(conversations.c.sender_id == sender_id)).rowcount
+    return deleted
+
+
+def delete_older_than(engine: Engine, days: float, now: Optional[float] = None) -> "tuple[int, int]":
+    """Delete conversations quiet for more than `days` (both tables) and any event older
+    than that; returns (conversations, events) deleted."""
+    cutoff = (time.time() if now is None else now) - days * 86400
+    quiet = sa.select(conversations.c.sender_id).where(conversations.c.updated_at < cutoff)
+    with engine.begin() as conn:
+        events = conn.execute(conversation_events.delete()
+                              .where(conversation_events.c.sender_id.in_(quiet))).rowcount
+        events += conn.execute(conversation_events.delete()
+                               .where(conversation_events.c.timestamp < cutoff)).rowcount
+        convs = conn.execute(conversations.delete().where(conversations.c.updated_at < cutoff)).rowcount
+    return convs, events
+
+
 def create_engine(url: str) -> Engine:
     """One engine per process. SQLite gets WAL (readers never wait for the writer) and a
     busy timeout."""
@@ -114,6 +161,8 @@ def create_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted conversations are overwritten in the file, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -159,6 +208,10 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         self.retry_seconds = float(retry_seconds if retry_seconds is not None
                                    else _env_number("BACLOFEN_TRACKER_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
         self.cache_size = int(_env_number("BACLOFEN_TRACKER_CACHE", DEFAULT_CACHE))
+        self.retention_days = retention_days()
+        self.retention_interval = _env_number("BACLOFEN_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL)
+        self._last_retention = float("-inf")  # the first save deletes what is already too old
+        self._retention_task: Optional[asyncio.Task] = None
         # Trackers between turns, checked against the stored version on every retrieve, so a
         # turn handled by another instance is never missed; saves rebuilding the window.
         self._cache: "OrderedDict[str, DialogueStateTracker]" = OrderedDict()
@@ -175,6 +228,7 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         while True:
             try:
                 metadata.create_all(self.engine)
+                events_by_time.create(self.engine, checkfirst=True)  # tables made before it
                 return
             except _TRANSIENT:
                 if time.monotonic() > deadline:
@@ -292,9 +346,15 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         loaded: int = getattr(tracker, _LOADED, 0)
         prefix: int = getattr(tracker, _PREFIX, 0)
         version: Optional[int] = getattr(tracker, _VERSION, None)
+        # What the person typed is redacted before it is published, stored or kept.
+        redact_events(events[loaded:])
+        if any(isinstance(e, ActionExecuted) and e.action_name == FORGET_ACTION for e in events[loaded:]):
+            await self._forget_on_request(tracker, events)
+            return
         new_events = [e.as_dict() for e in events[loaded:]]
         if version is not None and not new_events:
             return  # nothing happened since the last save
+        self._start_retention()
         if self.event_broker is not None:
             # What is new is known here; Rasa's stream_events would read and rebuild the
             # stored conversation again, only to diff it.
@@ -317,6 +377,45 @@ class BoundedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             # Events dropped out of the window: the next turn gets what a reload would give.
             tracker = self._tracker_of(sender, start_slots, window, written)
         self._remember(tracker)
+
+    async def _forget_on_request(self, tracker: DialogueStateTracker, events: List[Event]) -> None:
+        """The person asked to delete the conversation: delete every row kept for it and
+        its kept tracker; the next message starts a new conversation. The event broker gets
+        only the deletion itself, so its consumers can delete what they hold."""
+        sender = tracker.sender_id
+        self._cache.pop(sender, None)
+        if self.event_broker is not None:
+            marker = [e for e in events[getattr(tracker, _LOADED, 0):]
+                      if isinstance(e, ActionExecuted) and e.action_name == FORGET_ACTION]
+            await self._stream_new_events(self.event_broker, marker, sender)
+        deleted = await self._call(lambda: forget_conversation(self.engine, sender))
+        logger.info("Conversation %s deleted on request (%d rows)", sender, deleted)
+        # A later save in this turn stores only what comes after the deletion.
+        setattr(tracker, _LOADED, len(events))
+        setattr(tracker, _PREFIX, len(events))
+        setattr(tracker, _VERSION, None)
+        setattr(tracker, _SLOTS, {})
+
+    def _start_retention(self) -> None:
+        """Delete conversations past BACLOFEN_RETENTION_DAYS, in the background, at most once
+        per interval: the turn that starts it does not wait for it."""
+        now = time.monotonic()
+        if now - self._last_retention < self.retention_interval:
+            return
+        if self._retention_task is not None and not self._retention_task.done():
+            return
+        self._last_retention = now
+        self._retention_task = asyncio.get_running_loop().create_task(self._apply_retention())
+
+    async def _apply_retention(self) -> None:
+        try:
+            convs, events = await self._call(lambda: delete_older_than(self.engine, self.retention_days))
+        except Exception:  # the next interval tries again; a turn must not fail for this
+            logger.exception("Deleting conversations older than %s days failed", self.retention_days)
+            return
+        if convs or events:
+            logger.info("Deleted %d conversations and %d events older than %s days",
+                        convs, events, self.retention_days)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
         """Keep the saved tracker for the next turn (most recently used conversations)."""

@@ -46,7 +46,7 @@ def _days(raw: str) -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sender", action="append", default=[], metavar="ID",
-                        help="delete everything stored for this conversation (repeatable)")
+                        help="delete everything stored for this conversation, as stored: rest:ID, socketio:ID, telegram:ID… (repeatable)")
     parser.add_argument("--older-than", type=_days, metavar="DAYS",
                         help="delete conversations quiet for more than DAYS days, and older events")
     parser.add_argument("--url", default=None, help="the conversation store's database URL")

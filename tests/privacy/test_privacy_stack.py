@@ -48,8 +48,14 @@ def reply(stack: Stack, sender: str, message: str) -> str:
     return "\n".join(r.get("text", "") for r in replies if isinstance(r, dict))  # type: ignore[union-attr]
 
 
+def stored_id(sender: str) -> str:
+    """The id the store keeps a REST sender under (channels/guard.py namespaces every channel)."""
+    return f"rest:{sender}"
+
+
 def stored(stack: Stack, sender: str) -> List[str]:
-    """Everything kept for `sender`: its window row and its events, as text."""
+    """Everything kept for REST `sender`: its window row and its events, as text."""
+    sender = stored_id(sender)
     engine = sa.create_engine(stack.tracker_url, future=True)
     try:
         with engine.connect() as conn:
@@ -66,14 +72,16 @@ def senders(stack: Stack) -> Set[str]:
     engine = sa.create_engine(stack.tracker_url, future=True)
     try:
         with engine.connect() as conn:
-            return ({r.sender_id for r in conn.execute(sa.select(conversations.c.sender_id))}
-                    | {r.sender_id for r in conn.execute(sa.select(conversation_events.c.sender_id))})
+            ids = ({r.sender_id for r in conn.execute(sa.select(conversations.c.sender_id))}
+                   | {r.sender_id for r in conn.execute(sa.select(conversation_events.c.sender_id))})
+            return {i[len("rest:"):] if i.startswith("rest:") else i for i in ids}
     finally:
         engine.dispose()
 
 
 def age(stack: Stack, sender: str, days: float) -> None:
     """Make a stored conversation look `days` older, as tests/conversation_store do."""
+    sender = stored_id(sender)
     seconds = days * 86400
     engine = sa.create_engine(stack.tracker_url, future=True)
     with engine.begin() as conn:
@@ -154,9 +162,9 @@ def forget(*args: str) -> subprocess.CompletedProcess:
 def test_the_admin_command_deletes_by_sender_and_by_age(product: Stack) -> None:
     for sender in ("admin-a", "admin-b", "admin-c"):
         reply(product, sender, "how should I store baclofen tablets?")
-    done = forget("--url", product.tracker_url, "--sender", "admin-a")
+    done = forget("--url", product.tracker_url, "--sender", stored_id("admin-a"))
     assert done.returncode == 0, done.stderr
-    assert "admin-a: deleted" in done.stdout
+    assert "rest:admin-a: deleted" in done.stdout
     assert stored(product, "admin-a") == [] and stored(product, "admin-b")
     age(product, "admin-b", 10)
     done = forget("--url", product.tracker_url, "--older-than", "7")

@@ -115,7 +115,7 @@ def test_messaging_channels_are_limited_per_sender_in_the_guard(monkeypatch: pyt
         reached.append(message.text)
         await message.output_channel.send_response(message.sender_id, {"text": "answer"})
 
-    guarded = guard_on_new_message(rasa)
+    guarded = guard_on_new_message(rasa, channel="telegram")
 
     async def run() -> List[str]:
         replies = []

@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from channels.formatting import ButtonMemory, merge_messages
 from safety import input_guard
+from security import server_limits
 
 logger = logging.getLogger(__name__)
 
@@ -171,4 +172,5 @@ def install_error_handler(blueprint: Blueprint) -> Blueprint:
             return response.json({"error": "internal error"}, status=500)
         return response.json({"error": str(exception) or "bad request"}, status=status)
 
-    return blueprint
+    # Every channel brings the server-wide body cap and CORS allowlist with it.
+    return server_limits.attach(blueprint)

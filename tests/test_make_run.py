@@ -382,3 +382,21 @@ def test_make_run_applies_its_limits_with_nothing_set_up(tmp_path: Path) -> None
             assert listening == {f"0100007F:{port:04X}"}, port
     finally:
         one.stop()
+
+
+def test_make_run_refuses_the_http_api_without_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BACLOFEN_API_TOKEN", "BACLOFEN_JWT_SECRET")}
+    env.update(BACLOFEN_ENABLE_API="1", BACLOFEN_RASA_PORT=str(free_port()),
+               BACLOFEN_ACTIONS_PORT=str(free_port()), BACLOFEN_WEB_PORT=str(free_port()))
+    proc = subprocess.Popen([sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=90)
+        pytest.fail("make run started with the HTTP API open")
+    assert proc.returncode == 1
+    errors = [line for line in err.splitlines() if line.strip()]
+    assert len(errors) == 1 and "BACLOFEN_API_TOKEN" in errors[0] and "Traceback" not in err, err
+    assert "is running" not in out

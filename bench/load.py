@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -187,6 +188,8 @@ async def run_load(base_url: str, users: int, duration: float, mix: str, mode: s
     run_id = f"{int(time.time() * 1000) % 10**9}"
     path = "/model/parse" if mode == "parse" else "/webhooks/rest/webhook"
     url = base_url.rstrip("/") + path
+    if mode == "parse" and os.environ.get("BACLOFEN_API_TOKEN"):  # the HTTP API needs it (bench/servers.py)
+        url += "?token=" + os.environ["BACLOFEN_API_TOKEN"]
     connector = aiohttp.TCPConnector(limit=users)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=timeout)) as session:

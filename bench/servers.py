@@ -13,7 +13,9 @@ each assistant in its own database.
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,6 +46,12 @@ class BenchStack(Stack):
     # Other server processes whose CPU and memory count for this stack (name -> pid):
     # the PostgreSQL and Redis of the durable set-up.
     servers: Dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Our Rasa runs its HTTP API only with a token (scripts/stack.py); the load driver
+        # (bench/load.py, this process) sends it on /model/parse.
+        if self.enable_api:
+            os.environ.setdefault("BACLOFEN_API_TOKEN", secrets.token_hex(16))
 
     def _parts(self) -> List[Part]:
         parts = super()._parts()

@@ -38,7 +38,7 @@ from sanic.response import HTTPResponse
 
 from channels.formatting import ButtonMemory, merge_messages
 from safety import input_guard
-from security import rate_limit
+from security import rate_limit, server_limits
 
 logger = logging.getLogger(__name__)
 
@@ -254,4 +254,5 @@ def install_error_handler(blueprint: Blueprint) -> Blueprint:
             return response.json({"error": "internal error"}, status=500)
         return response.json({"error": str(exception) or "bad request"}, status=status)
 
-    return blueprint
+    # Every channel brings the server-wide body cap and CORS allowlist with it.
+    return server_limits.attach(blueprint)

@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import OnNewMessage, install_error_handler
+from security import server_limits
 
 
 def agent_ready(agent: Optional[Any]) -> bool:
@@ -57,4 +58,5 @@ class HealthInput(InputChannel):
             # Rasa sets app.ctx.agent once the model has loaded (or failed to).
             return readiness(getattr(request.app.ctx, "agent", None))
 
-        return install_error_handler(health)
+        # The body cap and CORS allowlist for the whole Rasa app (security/server_limits.py).
+        return server_limits.attach(install_error_handler(health))

@@ -34,7 +34,8 @@ def port_option(argv: List[str], default: int) -> int:
 def health_url(argv: List[str]) -> Optional[str]:
     """The URL that tells whether the server started by `argv` is healthy; None if it is neither."""
     words = [Path(a).name for a in argv]
-    if "rasa_sdk" in argv or "rasa_sdk" in words:
+    # Our launcher (security/action_server.py) or rasa_sdk's own.
+    if {"security.action_server", "rasa_sdk"} & set(argv) or "rasa_sdk" in words:
         return f"http://127.0.0.1:{port_option(argv, ACTIONS_PORT)}/health"
     if "rasa" in words and "run" in argv:
         run = argv.index("run")

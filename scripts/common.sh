@@ -16,8 +16,8 @@ export BACLOFEN_MODELS_DIR="${BACLOFEN_MODELS_DIR:-$ROOT/models}"
 # Rasa and TensorFlow are chatty; keep the console readable.
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
-# Hard ceiling on any HTTP request body Sanic accepts (the channels cap message text far lower).
-export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-1000000}"
+# The request body cap (BACLOFEN_MAX_REQUEST_BYTES), bind address, CORS allowlist and action
+# server token are applied by the servers themselves (security/), not exported here.
 # Rasa's cache of trained pipeline nodes: under build/, so `make clean` removes it.
 export RASA_CACHE_DIRECTORY="${RASA_CACHE_DIRECTORY:-$ROOT/build/rasa-cache}"
 # Telemetry off: no network at run time.

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,15 @@ except ImportError:  # imported as scripts.stack (the benchmark)
     from scripts import supervision
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as scripts/stack.py: security/ is the project's
+    sys.path.insert(0, str(ROOT))
+
+from security.action_server import TOKEN_ENV as ACTIONS_TOKEN_ENV  # noqa: E402
+from security.origins import allowed_origins  # noqa: E402
+from security.server_limits import BIND_ENV, bind_address  # noqa: E402
+
+API_TOKEN_ENV = "BACLOFEN_API_TOKEN"
+JWT_SECRET_ENV = "BACLOFEN_JWT_SECRET"
 VENV_BIN = ROOT / ".venv" / "bin"
 PROBE_QUESTION = "what are the side effects of baclofen?"
 DISCLAIMER_MARK = "ℹ️"
@@ -160,6 +170,9 @@ class Stack:
     with_web: bool = True
     extra_env: Dict[str, str] = field(default_factory=dict)
     parts: List[Part] = field(default_factory=list)
+    # The token Rasa sends the action server: BACLOFEN_ACTIONS_TOKEN, else a fresh random
+    # one per start, given to both (so `make run` needs no set-up).
+    actions_token: Optional[str] = None
 
     @property
     def rest_url(self) -> str:
@@ -169,11 +182,20 @@ class Stack:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
+    def _setting(self, name: str) -> str:
+        """A setting as the servers will see it: extra_env first, then the environment."""
+        return (self.extra_env.get(name) or os.environ.get(name, "")).strip()
+
     def _env(self) -> Dict[str, str]:
         env = dict(os.environ)
+        if self.actions_token is None:
+            self.actions_token = self._setting(ACTIONS_TOKEN_ENV) or secrets.token_hex(32)
+        env[ACTIONS_TOKEN_ENV] = self.actions_token
         env.update(
             BACLOFEN_RASA_PORT=str(self.rasa_port),
             BACLOFEN_ACTIONS_PORT=str(self.actions_port),
+            # The example page's origin is the default CORS allowlist (security/origins.py).
+            BACLOFEN_WEB_PORT=str(self.web_port),
             BACLOFEN_ACTIONS_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
             PYTHONPATH=str(ROOT),
             RASA_TELEMETRY_ENABLED="false",
@@ -184,22 +206,38 @@ class Stack:
         env.setdefault("BACLOFEN_KB_URL", f"sqlite:///{ROOT}/build/knowledge.db")
         env.setdefault("BACLOFEN_SPACY_PATH", str(ROOT / "build" / "spacy" / "baclofen_nlp"))
         env.update(self.extra_env)
+        env[ACTIONS_TOKEN_ENV] = self.actions_token
         return env
+
+    def _api_auth(self) -> List[str]:
+        """Rasa's options protecting its HTTP API; StackError when it would be open."""
+        token, jwt_secret = self._setting(API_TOKEN_ENV), self._setting(JWT_SECRET_ENV)
+        if not token and not jwt_secret:
+            raise StackError(f"BACLOFEN_ENABLE_API=1 needs {API_TOKEN_ENV} (or {JWT_SECRET_ENV}): "
+                             "without one, anyone reaching Rasa could read and rewrite every conversation")
+        return (["--auth-token", token] if token else []) + (["--jwt-secret", jwt_secret] if jwt_secret else [])
+
+    def _bind(self) -> str:
+        return bind_address({BIND_ENV: self._setting(BIND_ENV)})
 
     def _parts(self) -> List[Part]:
         rasa = str(VENV_BIN / "rasa")
         rasa_cmd = [
             rasa, "run", "-m", str(self.model), "--port", str(self.rasa_port),
             "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml",
-            "--cors", "*",
+            "--interface", self._bind(),
+            # Only the allowed origins, never credentials (security/server_limits.py enforces
+            # both inside Rasa as well, whatever --cors says).
+            "--cors", *allowed_origins(self._env()),
         ]
         if self.enable_api:
-            rasa_cmd.append("--enable-api")
+            rasa_cmd += ["--enable-api", *self._api_auth()]
         parts = [
             Part("action server", self.actions_port,
-                 # rasa_sdk directly: half the memory of `rasa run actions`, ready 3× sooner.
-                 [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-                  "--port", str(self.actions_port)],
+                 # rasa_sdk's app behind our token and limits: half the memory of
+                 # `rasa run actions`, ready 3× sooner.
+                 [str(VENV_BIN / "python"), "-m", "security.action_server", "--actions", "actions",
+                  "--port", str(self.actions_port), "--bind", self._bind()],
                  f"http://127.0.0.1:{self.actions_port}/health", "BACLOFEN_ACTIONS_PORT",
                  self.log_dir / f"actions-{self.actions_port}.log"),
             Part("Rasa server", self.rasa_port, rasa_cmd,
@@ -208,7 +246,8 @@ class Stack:
         ]
         if self.with_web:
             web_cmd = [str(VENV_BIN / "python"), str(ROOT / "scripts" / "web_page.py"),
-                       "--port", str(self.web_port), "--rasa-port", str(self.rasa_port)]
+                       "--port", str(self.web_port), "--rasa-port", str(self.rasa_port),
+                       "--bind", self._bind()]
             if self.public_rasa_url:
                 web_cmd += ["--public-rasa-url", self.public_rasa_url]
             parts.append(

@@ -23,6 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, List, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # security/ of this checkout
+from security.server_limits import bind_address  # noqa: E402
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = ("/", "/index.html")
 # All the page needs; web/'s sources, package files and node_modules are not served.
@@ -106,8 +109,8 @@ def handler_class(rasa_port: int, public_url: Optional[str]) -> type[PageHandler
 
 
 class PageServer(http.server.ThreadingHTTPServer):
-    """IPv4 and IPv6 when the machine has both, like `python -m http.server`: browsers may
-    resolve "localhost" to ::1 first."""
+    """`--bind ""`: IPv4 and IPv6 when the machine has both, like `python -m http.server`
+    (browsers may resolve "localhost" to ::1 first)."""
 
     daemon_threads = True
 
@@ -126,7 +129,8 @@ class PageServer(http.server.ThreadingHTTPServer):
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=int(os.environ.get("BACLOFEN_WEB_PORT", 8080)))
-    ap.add_argument("--bind", default="", help="address to listen on (default: all interfaces)")
+    ap.add_argument("--bind", default=bind_address(),
+                    help="address to listen on (default: $BACLOFEN_BIND_ADDRESS, else 127.0.0.1 only)")
     ap.add_argument("--rasa-port", type=int, default=int(os.environ.get("BACLOFEN_RASA_PORT", 5005)))
     ap.add_argument("--public-rasa-url", default=os.environ.get("BACLOFEN_PUBLIC_RASA_URL") or None)
     args = ap.parse_args(argv)

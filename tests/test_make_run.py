@@ -346,3 +346,57 @@ def test_the_watchdog_pause_doubles_up_to_its_cap_and_resets_once_a_part_stays_u
     assert backoff.take_due(99) == [] and backoff.take_due(100) == ["rasa-server"]
     assert backoff.running("rasa-server") and not backoff.running("rasa-server")
     assert backoff.gave_up("rasa-server", now=0) == 30
+
+
+# Settings `make run` must apply itself: the launcher and the servers it starts never read
+# scripts/common.sh, so none of these may depend on a variable exported there.
+UNSET_BY_MAKE_RUN = ("SANIC_REQUEST_MAX_SIZE", "BACLOFEN_MAX_REQUEST_BYTES", "BACLOFEN_MAX_MESSAGE_CHARS",
+                     "BACLOFEN_TURN_TIMEOUT_SECONDS", "BACLOFEN_ACTIONS_TOKEN", "BACLOFEN_BIND_ADDRESS",
+                     "BACLOFEN_ALLOWED_ORIGINS")
+
+
+def test_make_run_applies_its_limits_with_nothing_set_up(tmp_path: Path) -> None:
+    from safety.input_guard import DEFAULT_MAX_CHARS
+
+    one = Launcher(tmp_path)
+    for name in UNSET_BY_MAKE_RUN:
+        one.env.pop(name, None)
+    one.start()
+    try:
+        actions = one.port("BACLOFEN_ACTIONS_PORT")
+        # The request body cap (the probe's 99 MB body was accepted, +588 MB in Rasa).
+        big = b'{"sender": "big", "message": "' + b"A" * 3_000_000 + b'"}'
+        r = requests.post(one.rest_url, data=big, headers={"Content-Type": "application/json"}, timeout=60)
+        assert r.status_code == 413 and "AAAAAAAAAA" not in r.text
+        # The message-length cap: a friendly reply, not NLU on 5,000 characters.
+        status, texts = ask(one.rest_url, "what is baclofen? " * (DEFAULT_MAX_CHARS // 10), "long")
+        assert status == 200 and texts and str(DEFAULT_MAX_CHARS) in " ".join(texts).replace(",", "")
+        # The action server got a generated token (Rasa has it: the launcher's probe was answered)...
+        forged = {"next_action": "action_answer", "sender_id": "x", "tracker": {"sender_id": "x", "events": []}}
+        assert requests.post(f"http://127.0.0.1:{actions}/webhook", json=forged, timeout=10).status_code == 401
+        # ...and every server listens on loopback only.
+        for port in one.ports.values():
+            with open("/proc/net/tcp") as rows:
+                listening = {row.split()[1] for row in list(rows)[1:]
+                             if row.split()[3] == "0A" and int(row.split()[1].rsplit(":", 1)[1], 16) == port}
+            assert listening == {f"0100007F:{port:04X}"}, port
+    finally:
+        one.stop()
+
+
+def test_make_run_refuses_the_http_api_without_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BACLOFEN_API_TOKEN", "BACLOFEN_JWT_SECRET")}
+    env.update(BACLOFEN_ENABLE_API="1", BACLOFEN_RASA_PORT=str(free_port()),
+               BACLOFEN_ACTIONS_PORT=str(free_port()), BACLOFEN_WEB_PORT=str(free_port()))
+    proc = subprocess.Popen([sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=90)
+        pytest.fail("make run started with the HTTP API open")
+    assert proc.returncode == 1
+    errors = [line for line in err.splitlines() if line.strip()]
+    assert len(errors) == 1 and "BACLOFEN_API_TOKEN" in errors[0] and "Traceback" not in err, err
+    assert "is running" not in out

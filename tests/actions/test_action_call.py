@@ -14,6 +14,7 @@ BOT = Path(__file__).resolve().parents[2] / "bot"
 @pytest.fixture()
 def endpoints(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BACLOFEN_ACTIONS_URL", "http://127.0.0.1:5055/webhook")
+    monkeypatch.setenv("BACLOFEN_ACTIONS_TOKEN", "t" * 32)  # bot/endpoints.yml sends it (security/action_server.py)
     return read_endpoints_from_path(BOT / "endpoints.yml")
 
 

@@ -131,6 +131,8 @@ def test_the_running_product_is_ready(stack) -> None:  # noqa: ANN001 (session f
     (["rasa", "run", "--port=6000"], "http://127.0.0.1:6000/webhooks/health/ready"),
     (["rasa", "run"], "http://127.0.0.1:5005/webhooks/health/ready"),
     (["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5056"], "http://127.0.0.1:5056/health"),
+    (["python", "-m", "security.action_server", "--actions", "actions", "--port", "5058"],
+     "http://127.0.0.1:5058/health"),
     (["rasa", "run", "actions", "-p", "5057"], "http://127.0.0.1:5057/health"),
     (["/bin/sh", "/app/deploy/entrypoint.sh", "rasa"], None),   # the entry point before its exec
     (["python", "/app/deploy/healthcheck.py"], None),

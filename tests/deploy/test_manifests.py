@@ -137,7 +137,8 @@ def test_the_example_secret_holds_no_secret() -> None:
     (secret,) = documents(K8S / "secret.example.yaml")
     assert secret["kind"] == "Secret"
     for key, value in secret["stringData"].items():
-        passwords = re.findall(r"://[^:/@]*:([^@]*)@", value)
+        # A URL holds its password; a bare secret (the action server token) is all placeholder.
+        passwords = re.findall(r"://[^:/@]*:([^@]*)@", value) if "://" in value else [value]
         assert passwords and all(re.fullmatch(r"\$\{[A-Z_]+\}", p) for p in passwords), \
             f"{key}: a password must be an ${{ENV}} placeholder, not a value"
     assert "data" not in secret
@@ -260,8 +261,12 @@ def test_rasa_reaches_the_action_service_and_takes_passwords_from_the_secret() -
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "baclofen-secrets"
         assert "value" not in env[name]
     (secret,) = documents(K8S / "secret.example.yaml")
-    keys = {env[n]["valueFrom"]["secretKeyRef"]["key"] for n in ("BACLOFEN_TRACKER_URL", "BACLOFEN_REDIS_URL")}
+    names = ("BACLOFEN_TRACKER_URL", "BACLOFEN_REDIS_URL", "BACLOFEN_ACTIONS_TOKEN")
+    keys = {env[n]["valueFrom"]["secretKeyRef"]["key"] for n in names}
     assert keys == set(secret["stringData"])
+    # The action server takes the same token from the same Secret.
+    actions = {e["name"]: e for e in container(objects("Deployment")["baclofen-actions"], "actions")["env"]}
+    assert actions["BACLOFEN_ACTIONS_TOKEN"]["valueFrom"] == env["BACLOFEN_ACTIONS_TOKEN"]["valueFrom"]
 
 
 # --- compose ----------------------------------------------------------------------------
@@ -349,7 +354,8 @@ def test_containerfile_runs_unprivileged_with_a_healthcheck() -> None:
     assert script.is_file() and script.stat().st_mode & 0o111, f"{script} must be executable"
     env = " ".join(args for kind, args in final if kind == "ENV")
     for var in ("BACLOFEN_KB_URL", "BACLOFEN_SPACY_PATH", "BACLOFEN_TRIAGE_NET_PATH", "BACLOFEN_MODELS_DIR",
-                "BACLOFEN_ACTIONS_URL", "BACLOFEN_DATA_DIR", "SANIC_REQUEST_MAX_SIZE", "RASA_TELEMETRY_ENABLED"):
+                "BACLOFEN_ACTIONS_URL", "BACLOFEN_DATA_DIR", "BACLOFEN_MAX_REQUEST_BYTES",
+                "BACLOFEN_BIND_ADDRESS", "RASA_TELEMETRY_ENABLED"):
         assert f"{var}=" in env, f"the image sets no default for {var}"
     build = " ".join(args for kind, args in steps if kind == "RUN")
     assert "-c constraints.txt ." in build and "scripts/build.sh" in build

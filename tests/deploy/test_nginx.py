@@ -267,3 +267,35 @@ def test_rest_goes_to_any_instance(nginx: int, stubs: List[Recorder]) -> None:
                 {"Content-Type": "application/json"})
     served = {s.name for s in stubs if any(seen[1].startswith("/webhooks/rest/") for seen in s.seen)}
     assert len(served) == len(stubs), served
+
+
+def request_from(source: str, port: int, path: str, body: bytes) -> Tuple[int, Dict[str, str], bytes]:
+    """POST from another loopback address (127.0.0.0/8 is all local on Linux): another client."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def test_a_client_flooding_rest_gets_a_friendly_429_and_others_do_not(nginx: int, stubs: List[Recorder]) -> None:
+    body = json.dumps({"sender": "flood", "message": "hi"}).encode()
+    answers = [request_from("127.0.0.1", nginx, "/webhooks/rest/webhook", body) for _ in range(60)]
+    statuses = [a[0] for a in answers]
+    assert statuses[:20] == [200] * 20  # the burst a person never exceeds
+    assert statuses.count(429) >= 30
+    status, headers, reply = next(a for a in answers if a[0] == 429)
+    assert headers["content-type"] == "application/json" and headers["retry-after"] == "10"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "Too many messages" in json.loads(reply)["error"]
+    reached = sum(1 for s in stubs for seen in s.seen if seen[1].startswith("/webhooks/rest/"))
+    assert reached == statuses.count(200)
+    # Per client address: another client is not held back by the flood.
+    assert request_from("127.0.0.2", nginx, "/webhooks/rest/webhook", body)[0] == 200
+
+
+def test_socketio_sessions_are_limited_per_client(nginx: int) -> None:
+    statuses = [request(nginx, "GET", "/socket.io/?EIO=4&transport=polling")[0] for _ in range(120)]
+    assert statuses[:40] == [200] * 40 and 429 in statuses

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test setup build train bench nlu-report clean image
+.PHONY: help run test setup build train bench nlu-report clean image forget
 
 help:
 	@echo "make run         install what is missing, build, train if needed, start everything"
@@ -10,6 +10,7 @@ help:
 	@echo "make bench       performance benchmark against stock Rasa (prints JSON)"
 	@echo "make nlu-report  NLU figures on the held-out set and 5-fold cross-validation"
 	@echo "make clean       remove build output, models, caches and test results"
+	@echo "make forget      delete stored conversations: SENDER=rest:ID and/or DAYS=30 (docs/privacy.md)"
 	@echo "make image       build the container image with podman (BASE=python:3.10-slim; docs/deploy.md)"
 
 setup:
@@ -32,6 +33,10 @@ bench: build
 
 nlu-report: build
 	@scripts/nlu_report.sh
+
+# Deletes from the conversation store (BACLOFEN_TRACKER_URL, else var/conversations.sqlite).
+forget: setup
+	@.venv/bin/python scripts/forget.py $(if $(SENDER),--sender "$(SENDER)") $(if $(DAYS),--older-than "$(DAYS)")
 
 clean:
 	rm -rf build models results test-results .pytest_cache .rasa bench/results

@@ -72,6 +72,7 @@ MAX_DURABLE_P95_MS = 150.0  # at 32 users
 MAX_LOST_TURNS = 0
 MAX_TURN_COST_RATIO = 1.5  # turn 500 ÷ turn 5
 MAX_SOAK_MB_PER_10K = 10.0
+MAX_FLOOD_P95_MS = 200.0  # issue 16: a second user during one sender's 300-request flood
 
 # The long conversation: turns (1-based, inclusive) compared, "around turn 5" and "around
 # turn 500". Its messages repeat with a period of len(LONG_TEXTS) = the window length, so
@@ -684,6 +685,16 @@ def ranker_cost() -> dict:
     return json.loads(lines[-1])
 
 
+def flood_cost() -> dict:
+    """One sender's flood beside a second user (bench/flood.py), on its own stack."""
+    proc = subprocess.run([sys.executable, "-m", "bench.flood"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise RuntimeError(f"bench.flood printed no result: {proc.stderr[-2000:]}") from None
+
+
 def stock_variant(stock: Optional[dict], durable: bool) -> Optional[str]:
     """Which stock assistant a section's figures are of: as recorded, or for results made
     before the label (reused with --stock-from), the responses-only one they all were."""
@@ -734,7 +745,7 @@ def durable_summary(durable: dict) -> dict:
 
 
 def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None,
-              durable: Optional[dict] = None) -> dict:
+              durable: Optional[dict] = None, flood: Optional[dict] = None) -> dict:
     """The headline figures (our bot in memory at 8 users; the durable set-up, the long
     conversation and the soak beside it) and the gates."""
     level = ours["levels"][str(GATE_USERS)]
@@ -778,7 +789,12 @@ def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None,
         "long_conversation_turn_cost_ratio": gate((long or {}).get("turn_cost_ratio"), MAX_TURN_COST_RATIO, False),
         "soak_rss_growth_mb_per_10k": gate((soaked or {}).get("rss_growth_mb_per_10k_conversations"),
                                            MAX_SOAK_MB_PER_10K, False),
+        # Issue 16: during one sender's 300-request flood, a second user's p95.
+        "flood_second_user_p95_ms": gate(((flood or {}).get("second_user_during_flood") or {}).get("p95_ms"),
+                                         MAX_FLOOD_P95_MS, False),
     }
+    if flood is None:
+        gates["flood_second_user_p95_ms"]["skipped"] = True
     if stock is None:
         gates["throughput_vs_stock"]["skipped"] = True
     if ours.get("train_s") is None:
@@ -820,6 +836,8 @@ def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None,
                           "tracker_store": durable.get("tracker_store"), "lock_store": durable.get("lock_store")}
         out["long_conversation"] = long
         out["soak"] = soaked
+    if flood is not None:
+        out["flood"] = flood
     out["gates"] = gates
     out["passed"] = all(g["ok"] or g.get("skipped") for g in gates.values())
     return out
@@ -849,6 +867,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                     help="skip the durable set-up (PostgreSQL + Redis), the long conversation and the soak")
     ap.add_argument("--no-long", action="store_true", help="skip the long conversation")
     ap.add_argument("--no-soak", action="store_true", help="skip the soak")
+    ap.add_argument("--no-flood", action="store_true", help="skip the flood (bench/flood.py)")
     ap.add_argument("--long-turns", type=int, default=LONG_TURNS, help="turns of the long conversation")
     ap.add_argument("--soak-conversations", type=int, default=SOAK_CONVERSATIONS,
                     help="new conversations after the soak's warm-up")
@@ -889,9 +908,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ranker = ranker_cost()
+    try:
+        flood = None if args.no_flood else flood_cost()
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
     report = {"bench": "baclofen-assistant", "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
-              **summarise(ours, stock, ranker, durable), "ours": ours, "stock": stock}
+              **summarise(ours, stock, ranker, durable, flood), "ours": ours, "stock": stock}
     if durable is not None:  # the full durable measurements beside the headline
         report["durable"].update(ours=durable["ours"], stock=durable["stock"])
     RESULTS.mkdir(parents=True, exist_ok=True)

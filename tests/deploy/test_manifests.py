@@ -261,7 +261,7 @@ def test_rasa_reaches_the_action_service_and_takes_passwords_from_the_secret() -
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "baclofen-secrets"
         assert "value" not in env[name]
     (secret,) = documents(K8S / "secret.example.yaml")
-    names = ("BACLOFEN_TRACKER_URL", "BACLOFEN_REDIS_URL", "BACLOFEN_ACTIONS_TOKEN")
+    names = ("BACLOFEN_TRACKER_URL", "BACLOFEN_REDIS_URL", "BACLOFEN_ACTIONS_TOKEN", "BACLOFEN_SESSION_SECRET")
     keys = {env[n]["valueFrom"]["secretKeyRef"]["key"] for n in names}
     assert keys == set(secret["stringData"])
     # The action server takes the same token from the same Secret.

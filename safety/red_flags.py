@@ -453,9 +453,14 @@ class RedFlagDetector:
             doc = parse(self.nlp, text[:MAX_CHARS])
             hits, context, mentioned = self._hits(doc)
             live = _kind_hits(self.rules.rules, _Hits([h for h in hits if context.live(h)], mentioned))
-            present = _kind_hits(self.rules.rules,
-                                 _Hits([h for h in hits if not context.negated(h.start)], mentioned))
-            return [k for k in self.priority if k in present and k not in live and k != "general"]
+            not_negated = _Hits([h for h in hits if not context.negated(h.start)], mentioned)
+            present = _kind_hits(self.rules.rules, not_negated)
+            kinds = [k for k in self.priority if k in present and k not in live and k != "general"]
+            if live:  # an emergency now: the emergency advice says it all
+                return kinds
+            # "what should I watch for with the pump?": the kinds asked about (watch_for rules)
+            asked = _kind_hits(self.rules.watch_for, not_negated)
+            return list(dict.fromkeys(kinds + [r.kind for r in self.rules.watch_for if r.kind in asked]))
         except Exception:
             logger.exception("conditional red-flag check failed; treating message as ordinary")
             return []

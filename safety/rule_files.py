@@ -111,6 +111,9 @@ class Rules:
     groups: Dict[str, Tuple[str, ...]]
     rules: Tuple[KindRule, ...]           # in file order
     unused: Tuple[str, ...] = ()          # concepts no rule uses (notes, not errors)
+    # Questions about a kind ("what should I watch for with the pump?"): never an emergency,
+    # they add the kind's warning signs and when to get help (RedFlagDetector.conditional).
+    watch_for: Tuple[KindRule, ...] = ()
 
     @property
     def priority(self) -> Tuple[str, ...]:
@@ -557,7 +560,7 @@ def _load_kinds(file: _File, concepts: Mapping[str, Concept],
     data = file.data
     if not file.mapping(data, 1, KINDS_FILE):
         return {}, ()
-    file.fields(data, ("groups", "rules"), ("rules",), KINDS_FILE)
+    file.fields(data, ("groups", "rules", "watch_for"), ("rules",), KINDS_FILE)
 
     groups: Dict[str, Tuple[str, ...]] = {}
     group_data = data.get("groups", LineDict())
@@ -643,6 +646,43 @@ def _load_kinds(file: _File, concepts: Mapping[str, Concept],
     return groups, tuple(rules)
 
 
+WATCH_FIELDS = ("kind", "means", "all", "source", "reviewer", "reviewed")
+
+
+def _load_watch_for(file: _File, concepts: Mapping[str, Concept], groups: Mapping[str, Tuple[str, ...]],
+                    source_keys: Optional[Set[str]]) -> Tuple[KindRule, ...]:
+    """The `watch_for:` rules: a kind a message asks about (what to watch for, what if)."""
+    data = file.data
+    value = data.get("watch_for") if isinstance(data, dict) else None
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        file.problem(data.line_of("watch_for"), "watch_for must be a list of '- kind: ...' entries")
+        return ()
+    rules: List[KindRule] = []
+    for index, item in enumerate(value):
+        line = value.line_at(index)
+        if not isinstance(item, dict):
+            file.problem(line, "watch_for: each rule is a mapping with kind, means, all, source, reviewer, reviewed")
+            continue
+        kind = item.get("kind")
+        label = f"watch_for rule for {kind}" if isinstance(kind, str) else "watch_for rule"
+        start = len(file.problems)
+        file.fields(item, WATCH_FIELDS, WATCH_FIELDS, label)
+        if "kind" in item and kind not in RED_FLAG_KINDS:
+            file.problem(item.line_of("kind"), f"unknown kind {kind!r} (kinds: {', '.join(RED_FLAG_KINDS)})")
+        means = file.text(item, "means", label)
+        terms = _terms(file, item, label, concepts, groups)
+        source = _source(file, item, label, source_keys)
+        reviewer, reviewed = file.review(item, label)
+        if len(file.problems) == start and terms and isinstance(kind, str) and reviewed:
+            rules.append(KindRule(
+                kind=kind, means=means, terms=terms, same_sentence=False, ordered=False, unless_fired=(),
+                unless_mentioned=(), only_if_nothing_else=False, source=source, reviewer=reviewer,
+                reviewed=reviewed, where=file.where(line)))
+    return tuple(rules)
+
+
 def _terms(file: _File, item: LineDict, label: str, concepts: Mapping[str, Concept],
            groups: Mapping[str, Tuple[str, ...]]) -> Tuple[FrozenSet[str], ...]:
     if "all" not in item:
@@ -718,13 +758,14 @@ def load_rules(directory: Optional[PathLike] = None) -> Rules:
     concepts, cues = _load_concepts(concept_file, classes) if concept_file.ok else ({}, {})
     kinds = _File(root / KINDS_FILE, problems)
     groups, rules = _load_kinds(kinds, concepts, _source_keys()) if kinds.ok else ({}, ())
+    watch_for = _load_watch_for(kinds, concepts, groups, _source_keys()) if kinds.ok else ()
     if problems:
         raise RuleFileError(problems)
-    used = {name for rule in rules for term in rule.terms for name in term}
+    used = {name for rule in (*rules, *watch_for) for term in rule.terms for name in term}
     used |= {name for rule in rules for name in rule.unless_mentioned}
     unused = tuple(name for name, c in concepts.items() if name not in used and not c.sign)
     return Rules(directory=root, classes=classes, lists=lists, numbers=numbers, spelling=spelling,
-                 concepts=concepts, cues=cues, groups=groups, rules=rules, unused=unused)
+                 concepts=concepts, cues=cues, groups=groups, rules=rules, unused=unused, watch_for=watch_for)
 
 
 def check(directory: Optional[PathLike] = None) -> Tuple[Optional[Rules], List[Problem]]:

@@ -218,3 +218,38 @@ def test_a_new_kind_rule_in_the_files_changes_what_is_detected(nlp: Language, ru
          "    reviewed: 2026-12-01\n\n"
          "  # ------------------------------------------------------------------ kidney_confusion")
     assert "pump_infection" in kinds(RedFlagDetector(nlp, rules=rules_dir), text)
+
+
+# --------------------------------------------------------------------------- watch_for rules
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("what should i watch for after the MRI with my pump", "pump_withdrawal"),
+    ("the nurse said to look out for fever after refills, what else?", "pump_withdrawal"),
+    ("we're tapering my daughter off baclofen over 2 weeks, what should i watch out for", "withdrawal_oral"),
+    ("my dad has kidney problems and was just prescribed baclofen, what should we watch for", "kidney_confusion"),
+    ("any symptoms to watch in my breastfed baby while im on baclofen", "newborn"),
+    ("what should i watch for when my mum's baclofen dose goes up", "overdose"),
+    ("what do we do if my daughter ever has a seizure on baclofen", "seizure"),
+])
+def test_a_watch_for_question_gets_its_kinds_warning_signs_and_is_no_emergency(nlp: Language, text: str, kind: str) -> None:
+    detector = RedFlagDetector(nlp)
+    assert kinds(detector, text) == []  # never opened as an emergency
+    assert kind in detector.conditional(text)
+
+
+def test_watch_for_adds_nothing_to_a_plain_question_or_a_real_emergency(nlp: Language) -> None:
+    detector = RedFlagDetector(nlp)
+    assert detector.conditional("what is baclofen used for") == []
+    assert detector.conditional("how do I store my tablets") == []
+    live = "my pump alarm is beeping and I've got a fever, what should I look out for"
+    assert kinds(detector, live)  # an emergency now: the emergency advice, not a watch-for bubble
+
+
+def test_watch_for_rules_are_data_checked_at_their_line(rules_dir: Path) -> None:
+    edit(rules_dir / "kinds.yml", "  - kind: kidney_confusion\n    means: 'what to watch for with kidney disease or dialysis'",
+         "  - kind: kidney_trouble\n    means: 'what to watch for with kidney disease or dialysis'")
+    found = problems(rules_dir)
+    line = line_of(rules_dir / "kinds.yml", "kind: kidney_trouble")
+    assert any(f"kinds.yml:{line}:" in p and "unknown kind 'kidney_trouble'" in p for p in found), found
+    assert STOCK.watch_for and all(r.source and r.reviewer and r.reviewed for r in STOCK.watch_for)

@@ -38,7 +38,7 @@ LEVELS = ("emergent", "conditional", "non_emergent")
 TARGET = {"recall": 1.0, "alarm_rate": 0.03}
 # What `make test` enforces until the target is met: the measured level as a floor, so a
 # change that misses more emergencies or raises more alarms fails the suite.
-FLOOR = {"recall": 0.85, "alarm_rate": 0.10}  # measured 86.7 % and 9.1 % on 1 Dec 2026 (rules + net)
+FLOOR = {"recall": 0.91, "alarm_rate": 0.085}  # measured 92.2 % and 7.6 % on 2 Dec 2026 (rules + net; 86.7 % and 9.1 % on 1 Dec)
 WHEN_TO_CALL = ("911", "emergency department", "emergency room", "A&E", "988")
 
 for path in (ROOT, ROOT / "scripts"):

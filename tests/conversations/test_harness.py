@@ -262,7 +262,7 @@ conversations:
   - id: deliberately-wrong-dose
     topic: dosage
     turns:
-      - user: /ask_dosage
+      - user: what is the maximum dose of baclofen by mouth per day
         contains: ["800 mg"]
         disclaimer: true
   - id: deliberately-wrong-disclaimer
@@ -277,7 +277,7 @@ conversations:
   - id: right-dose
     topic: dosage
     turns:
-      - user: /ask_dosage
+      - user: what is the maximum dose of baclofen by mouth per day
         contains: ["80 mg", "Source:"]
         disclaimer: true
 """

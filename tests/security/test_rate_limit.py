@@ -261,7 +261,7 @@ class TestOneInstance:
         body = refused.json()
         assert "too quickly" in body["error"] and "911" in body["error"] and "hello" not in refused.text
         # Refused messages were not processed: only the admitted ones reached the conversation.
-        assert stored_user_messages(one.tracker_url, flooder) == 5
+        assert stored_user_messages(one.tracker_url, f"rest:{flooder}") == 5
         for other_address in (address, fake_address()):  # same NAT, and elsewhere
             r = post(one.rest_url, f"patient-{uuid.uuid4().hex}", QUESTION, other_address)
             assert r.status_code == 200 and "Source:" in texts(r), r.text
@@ -280,14 +280,16 @@ class TestOneInstance:
         client = socketio.Client()
         received: List[Dict[str, Any]] = []
         confirmed = threading.Event()
+        issued: List[str] = []  # the server issues (and signs) the session id: security/sessions.py
         client.on("bot_uttered", lambda data: received.append(data))
-        client.on("session_confirm", lambda _: confirmed.set())
+        client.on("session_confirm", lambda sid: (issued.append(sid), confirmed.set()))
         client.connect(one.rasa_url, socketio_path="/socket.io", transports=["polling"],
                        headers={"X-Forwarded-For": fake_address()})
         try:
             session = uuid.uuid4().hex
             client.emit("session_request", {"session_id": session})
             assert confirmed.wait(10)
+            session = issued[0]
             for i in range(20):
                 client.emit("user_uttered", {"message": f"hello {i}", "session_id": session})
                 time.sleep(0.05)  # engine.io refuses a polling POST of more than 16 packets
@@ -298,7 +300,7 @@ class TestOneInstance:
             client.disconnect()
         limited = [m for m in received if "too quickly" in (m.get("text") or "")]
         assert len(limited) == 15, received
-        assert stored_user_messages(one.tracker_url, session) == 5
+        assert stored_user_messages(one.tracker_url, f"socketio:{session}") == 5
 
 
 @pytest.mark.stack

@@ -380,6 +380,20 @@ def test_make_run_applies_its_limits_with_nothing_set_up(tmp_path: Path) -> None
                 listening = {row.split()[1] for row in list(rows)[1:]
                              if row.split()[3] == "0A" and int(row.split()[1].rsplit(":", 1)[1], 16) == port}
             assert listening == {f"0100007F:{port:04X}"}, port
+        # The turn timeout (default 30 s, from code): with the action server frozen, the
+        # user gets the apology with the emergency numbers, not a request hanging for minutes.
+        from channels.guard import APOLOGY, DEFAULT_TURN_TIMEOUT
+
+        frozen = pid_listening_on(actions)
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            status, texts = ask(one.rest_url, "how should I store baclofen tablets?", "frozen")
+            waited = time.monotonic() - start
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        assert status == 200 and texts == [APOLOGY], texts
+        assert DEFAULT_TURN_TIMEOUT - 1 <= waited <= DEFAULT_TURN_TIMEOUT + 15, waited
     finally:
         one.stop()
 

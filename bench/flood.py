@@ -32,8 +32,8 @@ FLOODER_ADDRESS = "203.0.113.66"
 USER_ADDRESS = "198.51.100.20"
 # Ordinary things a person sends: greetings, buttons, short questions (knowledge-base answers).
 MESSAGES_PER_USER = 8
-USER_MESSAGES = ["hello", "/ask_side_effects", "what is baclofen?", "thanks", "can I drink alcohol with baclofen?",
-                 "/ask_dosage", "what if I miss a dose?", "ok"]
+USER_MESSAGES = ["hello", "what are the side effects?", "what is baclofen?", "thanks", "can I drink alcohol with baclofen?",
+                 "how much baclofen can I take a day?", "what if I miss a dose?", "ok"]
 
 
 def percentile(values: List[float], q: float) -> Optional[float]:
@@ -59,16 +59,18 @@ async def user(session: aiohttp.ClientSession, url: str, count: int, stop: Optio
     statuses: Dict[str, int] = {}
     i = 0
     while i < count or (stop is not None and not stop.is_set()):
-        if i % MESSAGES_PER_USER == 0:
+        if i % MESSAGES_PER_USER == 0:  # the next person, from their own address
             sender = f"bench-user-{uuid.uuid4().hex[:8]}"
+            address = f"{USER_ADDRESS.rsplit('.', 1)[0]}.{(i // MESSAGES_PER_USER) % 250 + 1}"
         t0 = time.perf_counter()
-        status = await post(session, url, sender, USER_MESSAGES[i % len(USER_MESSAGES)], USER_ADDRESS)
-        latencies.append((time.perf_counter() - t0) * 1000)
+        status = await post(session, url, sender, USER_MESSAGES[i % len(USER_MESSAGES)], address)
+        if status == 200:  # the latency of an answer; a refusal (which should not happen) is counted apart
+            latencies.append((time.perf_counter() - t0) * 1000)
         statuses[str(status)] = statuses.get(str(status), 0) + 1
         i += 1
         await asyncio.sleep(think)
     return {"messages": len(latencies), "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
-            "max_ms": round(max(latencies), 1), "statuses": statuses}
+            "max_ms": round(max(latencies), 1) if latencies else None, "statuses": statuses}
 
 
 async def flooder(session: aiohttp.ClientSession, url: str, n: int, concurrency: int) -> Dict[str, object]:
@@ -108,13 +110,15 @@ async def measure(url: str, flood: int, concurrency: int, quiet: int, think: flo
             for status, n in (await second)["statuses"].items():  # type: ignore[union-attr]
                 statuses[status] = statuses.get(status, 0) + n
         during = {"messages": len(samples), "p50_ms": percentile(samples, 50),
-                  "p95_ms": percentile(samples, 95), "max_ms": round(max(samples), 1), "statuses": statuses}
+                  "p95_ms": percentile(samples, 95), "max_ms": round(max(samples), 1) if samples else None, "statuses": statuses}
     flood_result = {"rounds": rounds, "per_round": floods,
                     "limited_429": sum(int(f["limited_429"]) for f in floods),  # type: ignore[call-overload]
                     "answered_200": sum(int(f["answered_200"]) for f in floods)}  # type: ignore[call-overload]
     return {"second_user_quiet": quiet_user, "second_user_during_flood": during, "flood": flood_result,
             "target_p95_ms": TARGET_P95_MS,
-            "meets_target": during["p95_ms"] is not None and during["p95_ms"] <= TARGET_P95_MS}
+            # Met only if every second-user message was answered (none refused) within the p95.
+            "meets_target": (during["p95_ms"] is not None and during["p95_ms"] <= TARGET_P95_MS
+                             and set(during["statuses"]) == {"200"})}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

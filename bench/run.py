@@ -695,6 +695,13 @@ def flood_cost() -> dict:
         raise RuntimeError(f"bench.flood printed no result: {proc.stderr[-2000:]}") from None
 
 
+def _flood_p95(flood: Optional[dict]) -> Optional[float]:
+    """The second user's p95 during the flood; None (a miss) if any of their messages was refused."""
+    during = (flood or {}).get("second_user_during_flood") or {}
+    statuses = during.get("statuses") or {"200": 1}
+    return during.get("p95_ms") if set(statuses) == {"200"} else None
+
+
 def stock_variant(stock: Optional[dict], durable: bool) -> Optional[str]:
     """Which stock assistant a section's figures are of: as recorded, or for results made
     before the label (reused with --stock-from), the responses-only one they all were."""
@@ -790,8 +797,7 @@ def summarise(ours: dict, stock: Optional[dict], ranker: Optional[dict] = None,
         "soak_rss_growth_mb_per_10k": gate((soaked or {}).get("rss_growth_mb_per_10k_conversations"),
                                            MAX_SOAK_MB_PER_10K, False),
         # Issue 16: during one sender's 300-request flood, a second user's p95.
-        "flood_second_user_p95_ms": gate(((flood or {}).get("second_user_during_flood") or {}).get("p95_ms"),
-                                         MAX_FLOOD_P95_MS, False),
+        "flood_second_user_p95_ms": gate(_flood_p95(flood), MAX_FLOOD_P95_MS, False),
     }
     if flood is None:
         gates["flood_second_user_p95_ms"]["skipped"] = True

@@ -263,6 +263,8 @@ def test_the_flood_gate_is_a_second_users_p95_of_200_ms() -> None:
         report = summarise(ours, stock, ranker, flood=flood)
         assert report["gates"]["flood_second_user_p95_ms"]["ok"] is ok
         assert report["flood"] == flood
+    refused = {"second_user_during_flood": {"p95_ms": 50.0, "statuses": {"200": 300, "429": 7}}}
+    assert not summarise(ours, stock, ranker, flood=refused)["gates"]["flood_second_user_p95_ms"]["ok"]
 
 
 def test_in_memory_gates_are_three_times_stock_and_p95_100_ms() -> None:

@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 
 from knowledge.schema import LineDict, LineList, Problem, ValidationError, _display, _load_yaml
@@ -594,18 +594,8 @@ def _load_kinds(file: _File, concepts: Mapping[str, Concept],
     first_line: Dict[str, int] = {}
     previous: Optional[str] = None  # the kind of the rule before
     closing: Optional[Tuple[str, int]] = None  # the kind whose rules run only if nothing else fired
-    for index, item in enumerate(value or []):
-        line = value.line_at(index)
-        if not isinstance(item, dict):
-            file.problem(line, "rules: each rule is a mapping with kind, means, all, source, reviewer, reviewed")
-            continue
-        kind = item.get("kind")
-        label = f"rule for {kind}" if isinstance(kind, str) else "rule"
-        start = len(file.problems)
-        file.fields(item, RULE_FIELDS, RULE_REQUIRED, label)
-        if "kind" in item and kind not in RED_FLAG_KINDS:
-            file.problem(item.line_of("kind"), f"unknown kind {kind!r} (kinds: {', '.join(RED_FLAG_KINDS)})")
-        elif isinstance(kind, str):
+    for line, item, kind, label, start in _rule_entries(file, value, "rules", RULE_FIELDS, RULE_REQUIRED):
+        if isinstance(kind, str) and kind in RED_FLAG_KINDS:
             if kind in first_line and previous != kind:
                 file.problem(item.line_of("kind"), f"the rules for {kind} must be together (its first rule is at "
                                                    f"line {first_line[kind]}): their order is the report order")
@@ -649,6 +639,25 @@ def _load_kinds(file: _File, concepts: Mapping[str, Concept],
 WATCH_FIELDS = ("kind", "means", "all", "source", "reviewer", "reviewed")
 
 
+def _rule_entries(file: _File, value: Any, section: str, allowed: Sequence[str], required: Sequence[str],
+                  ) -> Iterator[Tuple[int, LineDict, Any, str, int]]:
+    """(line, item, kind, label, problems before it) for each mapping of a rules list, with
+    its fields and its kind checked: what `rules:` and `watch_for:` entries share."""
+    noun = "rule" if section == "rules" else f"{section} rule"
+    for index, item in enumerate(value or []):
+        line = value.line_at(index)
+        if not isinstance(item, dict):
+            file.problem(line, f"{section}: each rule is a mapping with kind, means, all, source, reviewer, reviewed")
+            continue
+        kind = item.get("kind")
+        label = f"{noun} for {kind}" if isinstance(kind, str) else noun
+        start = len(file.problems)
+        file.fields(item, allowed, required, label)
+        if "kind" in item and kind not in RED_FLAG_KINDS:
+            file.problem(item.line_of("kind"), f"unknown kind {kind!r} (kinds: {', '.join(RED_FLAG_KINDS)})")
+        yield line, item, kind, label, start
+
+
 def _load_watch_for(file: _File, concepts: Mapping[str, Concept], groups: Mapping[str, Tuple[str, ...]],
                     source_keys: Optional[Set[str]]) -> Tuple[KindRule, ...]:
     """The `watch_for:` rules: a kind a message asks about (what to watch for, what if)."""
@@ -660,17 +669,7 @@ def _load_watch_for(file: _File, concepts: Mapping[str, Concept], groups: Mappin
         file.problem(data.line_of("watch_for"), "watch_for must be a list of '- kind: ...' entries")
         return ()
     rules: List[KindRule] = []
-    for index, item in enumerate(value):
-        line = value.line_at(index)
-        if not isinstance(item, dict):
-            file.problem(line, "watch_for: each rule is a mapping with kind, means, all, source, reviewer, reviewed")
-            continue
-        kind = item.get("kind")
-        label = f"watch_for rule for {kind}" if isinstance(kind, str) else "watch_for rule"
-        start = len(file.problems)
-        file.fields(item, WATCH_FIELDS, WATCH_FIELDS, label)
-        if "kind" in item and kind not in RED_FLAG_KINDS:
-            file.problem(item.line_of("kind"), f"unknown kind {kind!r} (kinds: {', '.join(RED_FLAG_KINDS)})")
+    for line, item, kind, label, start in _rule_entries(file, value, "watch_for", WATCH_FIELDS, WATCH_FIELDS):
         means = file.text(item, "means", label)
         terms = _terms(file, item, label, concepts, groups)
         source = _source(file, item, label, source_keys)

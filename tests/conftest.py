@@ -19,6 +19,7 @@ os.environ.setdefault("BACLOFEN_KB_URL", f"sqlite:///{ROOT}/build/knowledge.db")
 os.environ.setdefault("BACLOFEN_SPACY_PATH", str(ROOT / "build" / "spacy" / "baclofen_nlp"))
 
 from stack import Stack, free_port  # noqa: E402
+from bench.servers import Redis  # noqa: E402
 
 
 def start_stack(**kwargs) -> Stack:
@@ -41,3 +42,14 @@ def stack() -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+
+
+# A real redis-server on a free loopback port (bench/servers.py), for the lock store and rate limits.
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Redis]:
+    server = Redis(tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.conftest import start_stack
 from stack import post_json
 from channels.guard import APOLOGY
-from conversation_store.tracker_store import conversations
+from tests.support.conversations import age_conversation
 from tests.support.postgres import start_postgres
 
 pytestmark = pytest.mark.stack
@@ -41,20 +39,6 @@ def test_a_follow_up_after_a_restart_keeps_its_context(tmp_path: Path) -> None:
     assert "2 to 8" not in fresh, fresh
 
 
-def _age_conversation(tracker_url: str, sender: str, seconds: float) -> None:
-    """Make a stored conversation look `seconds` older, as if the person went quiet."""
-    engine = sa.create_engine(tracker_url, future=True)
-    with engine.begin() as conn:
-        state = json.loads(conn.execute(sa.select(conversations.c.state)
-                                        .where(conversations.c.sender_id == sender)).scalar_one())
-        for event in state["events"]:
-            if event.get("timestamp"):
-                event["timestamp"] -= seconds
-        conn.execute(conversations.update().where(conversations.c.sender_id == sender)
-                     .values(state=json.dumps(state)))
-    engine.dispose()
-
-
 def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
     tracker_url = f"sqlite:///{tmp_path / 'conversations.sqlite'}"
     # The test rewrites stored conversations behind the store's back: keep no tracker
@@ -64,8 +48,8 @@ def test_a_session_expires_after_an_hour_of_silence(tmp_path: Path) -> None:
         reply(stack.rest_url, "quiet", "how should I store baclofen tablets?")
         reply(stack.rest_url, "recent", "how should I store baclofen tablets?")
         # REST conversations are stored as "rest:<sender>" (channels/guard.py).
-        _age_conversation(tracker_url, "rest:quiet", 61 * 60)  # bot/domain.yml: session_expiration_time 60
-        _age_conversation(tracker_url, "rest:recent", 59 * 60)
+        age_conversation(tracker_url, "rest:quiet", 61 * 60)  # bot/domain.yml: session_expiration_time 60
+        age_conversation(tracker_url, "rest:recent", 59 * 60)
         expired = reply(stack.rest_url, "quiet", "and the liquid?")
         still_on = reply(stack.rest_url, "recent", "and the liquid?")
     finally:

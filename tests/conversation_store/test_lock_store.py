@@ -7,23 +7,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
 
 from bench.servers import Redis
 from conversation_store.lock_store import ConfiguredLockStore, ProcessLockStore, RedisTicketLockStore
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    server = Redis(tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def url(server: Redis) -> str:

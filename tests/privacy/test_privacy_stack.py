@@ -5,7 +5,6 @@ server runs; scripts/forget.py deletes by sender and by age. One stack for the m
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from conversation_store.tracker_store import conversation_events, conversations
 from stack import Stack, post_json
 from tests.conftest import start_stack
+from tests.support.conversations import age_conversation
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,20 +81,7 @@ def senders(stack: Stack) -> Set[str]:
 
 def age(stack: Stack, sender: str, days: float) -> None:
     """Make a stored conversation look `days` older, as tests/conversation_store do."""
-    sender = stored_id(sender)
-    seconds = days * 86400
-    engine = sa.create_engine(stack.tracker_url, future=True)
-    with engine.begin() as conn:
-        state = json.loads(conn.execute(sa.select(conversations.c.state)
-                                        .where(conversations.c.sender_id == sender)).scalar_one())
-        for event in state["events"]:
-            if event.get("timestamp"):
-                event["timestamp"] -= seconds
-        conn.execute(conversations.update().where(conversations.c.sender_id == sender)
-                     .values(state=json.dumps(state), updated_at=conversations.c.updated_at - seconds))
-        conn.execute(conversation_events.update().where(conversation_events.c.sender_id == sender)
-                     .values(timestamp=conversation_events.c.timestamp - seconds))
-    engine.dispose()
+    age_conversation(stack.tracker_url, stored_id(sender), days * 86400)
 
 
 def test_the_store_and_the_logs_never_hold_an_email_or_a_phone_number(product: Stack) -> None:

@@ -152,15 +152,6 @@ def test_client_address_believes_only_trusted_proxies(peer: str, forwarded: Opti
 
 # ---- Redis: the Lua script does the same maths; an outage fails open to local buckets ----
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    server = Redis(tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 def test_the_redis_script_agrees_with_the_maths(redis_server: Redis) -> None:
     sender, address = Limit(0.5, 3.0), Limit(2.0, 5.0)
